@@ -22,7 +22,7 @@ func WriteStatus(w io.Writer, s Status, now time.Time) error {
 	loc := now.Location()
 
 	d := s.Daemon
-	fmt.Fprintf(&b, "mptcpd %s, pid %d, up %s (since %s)\n", orUnknown(d.Version), d.PID, age(now.Sub(d.StartedAt)), stamp(d.StartedAt, loc))
+	fmt.Fprintf(&b, "mptcpd %s, pid %d, up %s (since %s), %s\n", orUnknown(d.Version), d.PID, age(now.Sub(d.StartedAt)), stamp(d.StartedAt, loc), plural(int(d.Runs), "run"))
 
 	if c := s.Config; c != nil {
 		field(&b, "config", fmt.Sprintf("%s (sha256 %s), loaded %s", c.Path, shortDigest(c.SHA256), stamp(c.LoadedAt, loc)))

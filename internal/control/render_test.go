@@ -68,7 +68,7 @@ func TestWriteStatus(t *testing.T) {
 		{
 			name:   "everything",
 			status: fullStatus(),
-			want: `mptcpd 1.2.0, pid 4242, up 1h30m (since 2025-03-04 05:00:00 UTC)
+			want: `mptcpd 1.2.0, pid 4242, up 1h30m (since 2025-03-04 05:00:00 UTC), 0 runs
 config     /etc/mptcpd.yaml (sha256 0123456789ab), loaded 2025-03-04 06:00:00 UTC
 rejected   /etc/mptcpd.yaml (sha256 fedcba987654) at 2025-03-04 06:20:00 UTC; the config above stays in force:
              /etc/mptcpd.yaml:3:5: unknown key "flagz" (did you mean "flags"?)
@@ -96,7 +96,7 @@ fights
 			status: Status{
 				Daemon: Daemon{PID: 7, StartedAt: now.Add(-3 * time.Second), Version: ""},
 			},
-			want: `mptcpd unknown, pid 7, up 3s (since 2025-03-04 06:29:57 UTC)
+			want: `mptcpd unknown, pid 7, up 3s (since 2025-03-04 06:29:57 UTC), 0 runs
 config     none loaded yet
 last run   none yet
 limits     not managed
@@ -113,7 +113,7 @@ endpoints  none
 				Rejected: &RejectedConfig{Path: "/etc/mptcpd.yaml", SHA256: badSum, RejectedAt: now.Add(-2 * time.Minute), Errors: []string{"/etc/mptcpd.yaml:1:1: not a mapping"}},
 				Fights:   []Fight{{Key: "endpoint 192.0.2.1", Count: 2, BackoffUntil: now.Add(-time.Second)}},
 			},
-			want: `mptcpd 1.2.0, pid 7, up 2d2h (since 2025-03-02 04:30:00 UTC)
+			want: `mptcpd 1.2.0, pid 7, up 2d2h (since 2025-03-02 04:30:00 UTC), 0 runs
 config     none loaded yet
 rejected   /etc/mptcpd.yaml (sha256 fedcba987654) at 2025-03-04 06:28:00 UTC; no config is in force:
              /etc/mptcpd.yaml:1:1: not a mapping
@@ -150,7 +150,7 @@ func TestWriteStatusZone(t *testing.T) {
 		t.Fatal(err)
 	}
 	first, _, _ := strings.Cut(b.String(), "\n")
-	if want := "mptcpd v, pid 1, up 1m0s (since 2025-03-04 06:00:00 CET)"; first != want {
+	if want := "mptcpd v, pid 1, up 1m0s (since 2025-03-04 06:00:00 CET), 0 runs"; first != want {
 		t.Errorf("first line %q, want %q", first, want)
 	}
 }

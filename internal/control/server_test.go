@@ -182,12 +182,12 @@ func TestWire(t *testing.T) {
 		{
 			name:    "status lists are never null",
 			request: `{"v":1,"op":"status"}` + "\n",
-			want:    `{"v":1,"status":{"daemon":{"pid":42,"started_at":"2025-03-04T05:00:00Z","version":"1.2.0"},"endpoints":[],"limits":[],"sysctls":[],"fights":[]}}` + "\n",
+			want:    `{"v":1,"status":{"daemon":{"pid":42,"started_at":"2025-03-04T05:00:00Z","version":"1.2.0","runs":0},"endpoints":[],"limits":[],"sysctls":[],"fights":[]}}` + "\n",
 		},
 		{
 			name:    "request without a newline, unknown fields ignored",
 			request: `{"v":1,"op":"status","from":"a newer client"}`,
-			want:    `{"v":1,"status":{"daemon":{"pid":42,"started_at":"2025-03-04T05:00:00Z","version":"1.2.0"},"endpoints":[],"limits":[],"sysctls":[],"fights":[]}}` + "\n",
+			want:    `{"v":1,"status":{"daemon":{"pid":42,"started_at":"2025-03-04T05:00:00Z","version":"1.2.0","runs":0},"endpoints":[],"limits":[],"sysctls":[],"fights":[]}}` + "\n",
 		},
 		{
 			name:    "other version",

@@ -33,6 +33,8 @@ type Daemon struct {
 	PID       int       `json:"pid"`
 	StartedAt time.Time `json:"started_at"`
 	Version   string    `json:"version"`
+	// Runs counts the reconcile runs since start (most change nothing).
+	Runs int64 `json:"runs"`
 }
 
 // Run results.

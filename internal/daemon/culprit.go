@@ -1,0 +1,71 @@
+package daemon
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/mptcpd/mptcpd/pkg/netns"
+)
+
+// managers are the programs known to manage MPTCP endpoints, by the
+// command name the kernel shows for them.
+var managers = map[string]string{
+	"NetworkManager": "NetworkManager (its connection.mptcp-flags)",
+	"mptcpd":         "Intel's mptcpd",
+}
+
+// guessCulprit looks for another endpoint manager running in the same
+// network namespace and names it; processes of other namespaces cannot
+// touch this one's endpoints.
+func guessCulprit(ns netns.NS) string {
+	want, err := nsInode(ns)
+	if err != nil {
+		return "unknown"
+	}
+	self := os.Getpid()
+	selfExe, _ := os.Readlink("/proc/self/exe")
+	procs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, dir := range procs {
+		pid, err := strconv.Atoi(filepath.Base(dir))
+		if err != nil || pid == self {
+			continue
+		}
+		comm, err := os.ReadFile(filepath.Join(dir, "comm"))
+		if err != nil {
+			continue
+		}
+		name, ok := managers[strings.TrimSpace(string(comm))]
+		if !ok {
+			continue
+		}
+		if exe, _ := os.Readlink(filepath.Join(dir, "exe")); exe != "" && exe == selfExe {
+			continue // another copy of this program (say, a second mptcpd run)
+		}
+		var st unix.Stat_t
+		if unix.Stat(filepath.Join(dir, "ns", "net"), &st) != nil || st.Ino != want {
+			continue
+		}
+		return fmt.Sprintf("%s, pid %d", name, pid)
+	}
+	return "unknown: no NetworkManager or other MPTCP daemon runs in this namespace (someone running `ip mptcp` by hand, or a script?)"
+}
+
+// nsInode identifies a network namespace by its nsfs inode.
+func nsInode(ns netns.NS) (uint64, error) {
+	var st unix.Stat_t
+	if ns.IsCurrent() {
+		if err := unix.Stat("/proc/self/ns/net", &st); err != nil {
+			return 0, err
+		}
+		return st.Ino, nil
+	}
+	if err := unix.Fstat(ns.FD(), &st); err != nil {
+		return 0, err
+	}
+	return st.Ino, nil
+}

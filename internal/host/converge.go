@@ -1,0 +1,90 @@
+package host
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+
+	"github.com/mptcpd/mptcpd/pkg/config"
+	"github.com/mptcpd/mptcpd/pkg/netstate"
+	"github.com/mptcpd/mptcpd/pkg/reconcile"
+)
+
+// Outcome is one pass of making the kernel match a config.
+type Outcome struct {
+	// Plan is what the pass planned (and, after Hold, tried).
+	Plan reconcile.Plan
+	// Result is what Apply did; empty when Plan was empty.
+	Result reconcile.Result
+	// Remaining is the plan made again after applying: empty when the
+	// kernel now matches. Equal to Plan when nothing was applied.
+	Remaining reconcile.Plan
+	// Observed is the kernel as read last, and Net the links and
+	// addresses read with it.
+	Observed reconcile.Observed
+	Net      netstate.Snapshot
+}
+
+// Converged reports whether the kernel matches the config after the pass.
+func (o Outcome) Converged() bool { return o.Remaining.Empty() }
+
+// Converge makes the kernel match cfg: it reads, plans, and when the plan
+// is not empty applies it, remembers what it created in store, and reads
+// again to learn whether the kernel now matches. A pass over a kernel that
+// already matches writes nothing. hold, when not nil, may drop steps from
+// the plan before it is applied (the daemon holds back steps another
+// manager keeps undoing).
+//
+// The error joins every failed step (with the kernel's message) and any
+// failure to read the kernel or to save the memory of created endpoints.
+func (h *Host) Converge(cfg *config.Config, store reconcile.OwnedStore, hold func(reconcile.Plan) reconcile.Plan) (Outcome, error) {
+	var out Outcome
+	owned, err := store.Load()
+	if err != nil {
+		return out, err
+	}
+	out.Plan, out.Observed, out.Net, err = h.plan(cfg, owned)
+	if err != nil {
+		return out, err
+	}
+	out.Remaining = out.Plan
+	if out.Plan.Empty() {
+		return out, nil
+	}
+	toApply := out.Plan
+	if hold != nil {
+		toApply = hold(out.Plan)
+		out.Plan = toApply
+	}
+	out.Result, err = reconcile.Apply(h.Kernel(), toApply)
+	errs := []error{err}
+
+	owned = owned.Record(out.Result)
+	out.Remaining, out.Observed, out.Net, err = h.plan(cfg, owned)
+	if err != nil {
+		return out, errors.Join(append(errs, fmt.Errorf("read the kernel again after applying: %w", err))...)
+	}
+	if err := saveOwned(store, cfg, owned.Retain(out.Observed.Endpoints)); err != nil {
+		errs = append(errs, err)
+	}
+	return out, errors.Join(errs...)
+}
+
+// saveOwned remembers the created endpoints when that memory matters: under
+// shared ownership, or once a memory exists (so that a later switch to
+// shared still knows what mptcpd made). Exclusive ownership alone needs no
+// memory, so applying to a throwaway namespace leaves nothing under /run.
+func saveOwned(store reconcile.OwnedStore, cfg *config.Config, owned reconcile.OwnedSet) error {
+	if cfg == nil || cfg.Ownership != config.Shared {
+		if _, err := os.Stat(store.Path); errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+	}
+	old, err := store.Load()
+	if err == nil && maps.Equal(old, owned) {
+		return nil
+	}
+	return store.Save(owned)
+}
