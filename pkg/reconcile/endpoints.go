@@ -334,8 +334,29 @@ func (p *planner) classify() {
 		o.reason = "not in the file"
 		if r, ok := p.reasons[o.ep.Addr]; ok {
 			o.reason = r
+		} else if r, ok := p.deviceReason(o.ep.IfIndex); ok {
+			o.reason = r
 		}
 	}
+}
+
+// deviceReason is the reason a whole interface entry on the endpoint's
+// device is withheld (its link is down, say), so that the delete of an
+// address it expanded to says so rather than "not in the file".
+func (p *planner) deviceReason(ifindex int32) (string, bool) {
+	if ifindex == 0 {
+		return "", false
+	}
+	l, ok := p.net.LinkByIndex(ifindex)
+	if !ok {
+		return "", false
+	}
+	for _, w := range p.withheld {
+		if !w.Address.IsValid() && w.Dev == l.Name {
+			return w.Reason, true
+		}
+	}
+	return "", false
 }
 
 // forcedChanges lists the differences SET_FLAGS cannot make.
