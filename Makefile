@@ -94,8 +94,8 @@ man: $(MD2MAN)
 package: man $(NFPM)
 	@mkdir -p $(DIST)/build
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(PKG_VERSION)" -o $(DIST)/build/mptcpd ./cmd/mptcpd
+	sed -e 's|@PKG_BIN@|$(DIST)/build/mptcpd|' -e 's|@PKG_MAN@|$(DIST)/man|' packaging/nfpm.yaml > $(DIST)/build/nfpm.yaml
 	@for p in deb rpm; do \
-	  PKG_VERSION='$(PKG_VERSION)' PKG_ARCH='$(PKG_ARCH)' PKG_BIN='$(DIST)/build/mptcpd' PKG_MAN='$(DIST)/man' \
-	  PKG_MAINTAINER='$(PKG_MAINTAINER)' PKG_LICENSE='$(PKG_LICENSE)' \
-	  $(NFPM) package --config packaging/nfpm.yaml --packager $$p --target $(DIST)/ || exit 1; \
+	  PKG_VERSION='$(PKG_VERSION)' PKG_ARCH='$(PKG_ARCH)' PKG_MAINTAINER='$(PKG_MAINTAINER)' PKG_LICENSE='$(PKG_LICENSE)' \
+	  $(NFPM) package --config $(DIST)/build/nfpm.yaml --packager $$p --target $(DIST)/ || exit 1; \
 	done

@@ -10,6 +10,7 @@ import (
 	"github.com/mptcpd/mptcpd/internal/control"
 	"github.com/mptcpd/mptcpd/internal/host"
 	"github.com/mptcpd/mptcpd/internal/metrics"
+	"github.com/mptcpd/mptcpd/internal/runner"
 	"github.com/mptcpd/mptcpd/pkg/mptcp"
 	"github.com/mptcpd/mptcpd/pkg/reconcile"
 )
@@ -19,7 +20,9 @@ import (
 func (d *daemon) reconcile(_ context.Context, reasons []string) error {
 	start := time.Now()
 	cfg := d.config()
-	out, err := d.host.Converge(cfg, d.store, d.hold)
+	out, err := d.host.Converge(cfg, d.store, func(p reconcile.Plan) reconcile.Plan {
+		return d.hold(p, driftOnly(reasons))
+	})
 	end := time.Now()
 
 	var runErrs []string
@@ -131,19 +134,48 @@ func (d *daemon) counts() (installed, withheld int) {
 	return installed, len(d.lastOut.Remaining.Withheld)
 }
 
+// driftOnly reports whether a run was started by nothing but the periodic
+// re-read: then neither the file nor a link or an address changed, and a
+// step needed again means that someone undid an earlier one. Runs that
+// serve a file change, a reload, a link or address event or a retry need
+// steps because the wanted state moved (a link went down, an address came
+// back) or an earlier step failed, which is no fight: counting them would
+// take a flapping link for another manager and hold its endpoints back.
+func driftOnly(reasons []string) bool {
+	for _, r := range reasons {
+		if r != runner.ReasonResync {
+			return false
+		}
+	}
+	return len(reasons) > 0
+}
+
 // hold drops the steps another manager keeps undoing, while their backoff
-// lasts, and names the likely culprit in the log.
-func (d *daemon) hold(p reconcile.Plan) reconcile.Plan {
+// lasts, and names the likely culprit in the log when a backoff begins.
+// Only drift runs count towards a fight (see driftOnly); other runs still
+// respect a backoff in force.
+func (d *daemon) hold(p reconcile.Plan, drift bool) reconcile.Plan {
 	kept := p
 	kept.Steps = nil
+	held := map[string]bool{}
+	if !drift {
+		for _, f := range d.fights.Fights() {
+			held[f.Key] = true
+		}
+	}
 	for _, s := range p.Steps {
 		key := fightKey(s)
+		if !drift {
+			if !held[key] {
+				kept.Steps = append(kept.Steps, s)
+			}
+			continue
+		}
 		dec := d.fights.Needed(key)
-		if dec.Fighting {
-			culprit := d.culprit(key)
+		if dec.Backoff > 0 {
 			d.log.Warn("another manager keeps undoing this change; backing off",
 				zap.String("step", s.String()), zap.Int("times", dec.Count),
-				zap.Duration("backoff", dec.Backoff), zap.String("likely_culprit", culprit))
+				zap.Duration("backoff", dec.Backoff), zap.String("likely_culprit", d.culprit(key)))
 		}
 		if dec.Apply {
 			kept.Steps = append(kept.Steps, s)
