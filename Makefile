@@ -18,8 +18,11 @@ $(BIN): FORCE
 FORCE:
 
 # Unit and integration tests; integration tests fail (not skip) without root.
+# CI passes TESTFLAGS=-v so that the log keeps what the tests print (the
+# differential test's seed, the storm's counts).
+TESTFLAGS ?=
 test:
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 $(TESTFLAGS) ./...
 
 # Only the tests that need no privilege.
 unit:
@@ -99,3 +102,11 @@ package: man $(NFPM)
 	  PKG_VERSION='$(PKG_VERSION)' PKG_ARCH='$(PKG_ARCH)' PKG_MAINTAINER='$(PKG_MAINTAINER)' PKG_LICENSE='$(PKG_LICENSE)' \
 	  $(NFPM) package --config $(DIST)/build/nfpm.yaml --packager $$p --target $(DIST)/ || exit 1; \
 	done
+
+# End to end under a real systemd (root): boots a cached Debian 12 tree with
+# systemd-nspawn, installs the .deb that `make package` built and drives the
+# service with systemctl. Needs debootstrap and systemd-container; see
+# test/e2e/README.md.
+.PHONY: e2e
+e2e: package
+	MPTCPD_E2E_DIST=$(DIST) test/e2e/run.sh
