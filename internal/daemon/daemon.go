@@ -128,6 +128,14 @@ func Run(ctx context.Context, opts Options) error {
 }
 
 func (d *daemon) run(ctx context.Context) error {
+	// Take SIGHUP before anything else: until a Go program asks for it, the
+	// signal kills it, and a reload sent while the daemon starts must not.
+	// One that arrives before the loop runs waits in the channel and
+	// becomes a reload once it does.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
 	h, err := host.Open(d.opts.NetNS)
 	if err != nil {
 		return err
@@ -197,10 +205,6 @@ func (d *daemon) run(ctx context.Context) error {
 	err = d.runner.RunNow(ctx, "start")
 	d.notifier.Ready(d.summary(err))
 	d.log.Info("started", zap.String("config", d.opts.ConfigPath), zap.String("netns", nsLabel(d.opts.NetNS)), zap.Error(err))
-
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 
 	var watchdog <-chan time.Time
 	if iv, err := notify.WatchdogInterval(); err == nil && iv > 0 {
