@@ -30,6 +30,10 @@ func guessCulprit(ns netns.NS) string {
 	self := os.Getpid()
 	selfExe, _ := os.Readlink("/proc/self/exe")
 	procs, _ := filepath.Glob("/proc/[0-9]*")
+	// A manager whose namespace cannot be read (the hardened unit has no
+	// CAP_SYS_PTRACE to look into other processes) is named as a maybe,
+	// unless one is found for certain.
+	maybe := ""
 	for _, dir := range procs {
 		pid, err := strconv.Atoi(filepath.Base(dir))
 		if err != nil || pid == self {
@@ -47,10 +51,19 @@ func guessCulprit(ns netns.NS) string {
 			continue // another copy of this program (say, a second mptcpd run)
 		}
 		var st unix.Stat_t
-		if unix.Stat(filepath.Join(dir, "ns", "net"), &st) != nil || st.Ino != want {
+		if err := unix.Stat(filepath.Join(dir, "ns", "net"), &st); err != nil {
+			if maybe == "" && (err == unix.EACCES || err == unix.EPERM) {
+				maybe = fmt.Sprintf("%s, pid %d (perhaps: its network namespace cannot be read without CAP_SYS_PTRACE)", name, pid)
+			}
+			continue
+		}
+		if st.Ino != want {
 			continue
 		}
 		return fmt.Sprintf("%s, pid %d", name, pid)
+	}
+	if maybe != "" {
+		return maybe
 	}
 	return "unknown: no NetworkManager or other MPTCP daemon runs in this namespace (someone running `ip mptcp` by hand, or a script?)"
 }
