@@ -115,9 +115,11 @@ func waitError(ctx context.Context, path string, start time.Time) error {
 	return fmt.Errorf("gave up waiting for mptcpd on %s after %s: %w", path, roundWait(time.Since(start)), ctx.Err())
 }
 
+// roundWait rounds a wait for people. The deadline was set a moment before
+// the clock started, so 200ms measures as 199.6ms: round to 10ms.
 func roundWait(d time.Duration) time.Duration {
 	if d >= time.Second {
 		return d.Round(time.Second)
 	}
-	return d.Round(time.Millisecond)
+	return d.Round(10 * time.Millisecond)
 }

@@ -61,6 +61,13 @@ func Batch(ctx context.Context, env Env, r io.Reader, name string, force bool) e
 					watching = true
 				}
 				cmdErr = Execute(ctx, env, cmd)
+				if cmd.Op == OpMonitor && cmdErr == nil {
+					// A monitor ends only at a signal. The batch's own
+					// handler may not have cancelled ctx yet (each
+					// handler hears the signal on its own goroutine), so
+					// stop here rather than look at ctx.
+					break
+				}
 			}
 		}
 		if cmdErr != nil {

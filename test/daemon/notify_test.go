@@ -71,6 +71,9 @@ func TestNotifySequence(t *testing.T) {
 	}
 
 	p.stop()
+	// The datagram was sent before the exit, but the fake socket's reader
+	// may not have taken it in yet.
+	waitStopping(t, p)
 
 	all := p.notify.Received()
 	got := serviceState(all)
@@ -140,8 +143,22 @@ func TestWatchdog(t *testing.T) {
 		return ""
 	})
 	p.stop()
+	waitStopping(t, p)
 	got := p.notify.Received()
 	if last := got[len(got)-1]; last != "STOPPING=1" {
 		t.Errorf("last notification %q, want STOPPING=1", last)
 	}
+}
+
+// waitStopping waits until the fake NOTIFY_SOCKET has taken in STOPPING=1.
+func waitStopping(t *testing.T, p *proc) {
+	t.Helper()
+	waitFor(t, "STOPPING=1 to arrive", func() string {
+		for _, d := range p.notify.Received() {
+			if d == "STOPPING=1" {
+				return ""
+			}
+		}
+		return fmt.Sprintf("received %q", p.notify.Received())
+	})
 }
