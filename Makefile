@@ -49,6 +49,7 @@ demo: build
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	@if [ -x bench/batch.sh ]; then bench/batch.sh $(BIN); fi
+	$(GO) run ./bench/daemon -mptcpd $(BIN)
 
 clean:
 	rm -rf bin dist

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"go.uber.org/zap/zapcore"
@@ -31,7 +33,7 @@ Options:
   -c FILE                  config file (default /etc/mptcpd.yaml)
   --resync-interval DUR    re-read the kernel at least this often, to repair
                            changes made by hand (default 1s)
-  --min-interval DUR       at most one run per DUR (default 50ms)
+  --min-interval DUR       at most one run per DUR (default 10ms)
   --state-dir DIR          control socket and memory of created endpoints
                            (default /run/mptcpd; /run/mptcpd/netns/NAME with -n)
   --metrics-listen ADDR    serve Prometheus metrics on ADDR (default off)
@@ -57,6 +59,13 @@ func runCommand() command {
 			fs.Var(&logOpts.Level, "log-level", "")
 			if help, err := parseFlags(fs, a, args, runUsage); help || err != nil {
 				return err
+			}
+			// The daemon's live heap is under 1 MB; Go's default GOGC lets
+			// the heap grow to its 4 MB minimum goal before collecting.
+			// Collecting at half that keeps resident memory lower at no
+			// visible cost (runs are rare and small). GOGC still wins.
+			if os.Getenv("GOGC") == "" {
+				debug.SetGCPercent(50)
 			}
 			log, err := logging.New(logOpts)
 			if err != nil {

@@ -58,7 +58,7 @@ type Options struct {
 // Defaults for Options.
 const (
 	DefaultResyncInterval = time.Second
-	DefaultMinInterval    = 50 * time.Millisecond
+	DefaultMinInterval    = 10 * time.Millisecond
 	// settle is how long a file must stay the same between two reads to be
 	// taken (half-written files are not configs), and readRetries how often
 	// a missing or changing file is read again before it is rejected.
