@@ -19,13 +19,28 @@ type Option func(*options)
 
 type options struct {
 	ns netns.NS
+	// open, when set, opens the namespace at dial time (and the dial
+	// closes it again).
+	open func() (netns.NS, error)
 }
 
 // WithNetNS makes the client talk to the path manager of another network
 // namespace. The socket is opened inside it, so ns may be closed once Dial
 // has returned.
 func WithNetNS(ns netns.NS) Option {
-	return func(o *options) { o.ns = ns }
+	return func(o *options) { o.ns, o.open = ns, nil }
+}
+
+// WithNetNSName is WithNetNS for a namespace named as `ip netns` names it
+// (a name under /run/netns) or by the path of a namespace file.
+func WithNetNSName(nameOrPath string) Option {
+	return func(o *options) { o.open = func() (netns.NS, error) { return netns.Open(nameOrPath) } }
+}
+
+// WithNetNSFD is WithNetNS for an open namespace file descriptor, which
+// the caller keeps open and closes.
+func WithNetNSFD(fd int) Option {
+	return func(o *options) { o.open = func() (netns.NS, error) { return netns.FromFD(fd) } }
 }
 
 // Client talks to the in-kernel path manager of one network namespace over
@@ -55,6 +70,14 @@ func dialConn(opts []Option) (*genetlink.Conn, error) {
 	var o options
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if o.open != nil {
+		ns, err := o.open()
+		if err != nil {
+			return nil, err
+		}
+		defer ns.Close()
+		o.ns = ns
 	}
 	// Strict asks for extended acks, so errors carry the kernel's text.
 	conn, err := genetlink.Dial(&netlink.Config{NetNS: o.ns.NetlinkFD(), Strict: true})

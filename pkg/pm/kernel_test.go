@@ -11,6 +11,8 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -453,4 +455,48 @@ func TestKernelImplicitEndpointAndEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	collect(t, cEvents, 5*time.Second, func(ev Event) bool { return ev.Type == EventSubClosed })
+}
+
+// TestKernelDialNamespaceForms reaches one namespace by name, by path and
+// by file descriptor: all three see the endpoint added through the first.
+func TestKernelDialNamespaceForms(t *testing.T) {
+	name := nstest.NewNS(t)
+	byName, err := Dial(WithNetNSName(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer byName.Close()
+	mustAdd(t, byName, mptcp.Endpoint{ID: 9, Addr: addr("192.0.2.9"), Flags: mptcp.FlagSignal})
+
+	f, err := os.Open("/run/netns/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for what, opt := range map[string]Option{
+		"path": WithNetNSName("/run/netns/" + name),
+		"fd":   WithNetNSFD(int(f.Fd())),
+	} {
+		c, err := Dial(opt)
+		if err != nil {
+			t.Fatalf("Dial by %s: %v", what, err)
+		}
+		got, err := c.Endpoints()
+		c.Close()
+		if err != nil || len(got) != 1 || got[0].ID != 9 {
+			t.Errorf("Dial by %s sees %v, %v; want the endpoint id 9", what, got, err)
+		}
+	}
+	if _, err := Dial(WithNetNSName("no-such-namespace-" + name)); err == nil {
+		t.Error("Dial of a missing namespace succeeded")
+	}
+	// The process's own namespace is not the test's.
+	own, err := Dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer own.Close()
+	if eps, _ := own.Endpoints(); slices.ContainsFunc(eps, func(ep mptcp.Endpoint) bool { return ep.Addr == addr("192.0.2.9") }) {
+		t.Error("the endpoint added by name shows in the process's own namespace")
+	}
 }
