@@ -36,7 +36,9 @@ func (c *Conn) Close() error { return c.c.Close() }
 // takes another Snapshot after each event.
 func (c *Conn) Snapshot() (Snapshot, error) {
 	var s Snapshot
-	msgs, err := c.dump(unix.RTM_GETLINK, &rtnetlink.LinkMessage{}, "links")
+	// Only names and flags count: leave the counters out of the replies.
+	skipStats := uint32(rtextFilterSkipStats)
+	msgs, err := c.dump(unix.RTM_GETLINK, &rtnetlink.LinkMessage{Attributes: &rtnetlink.LinkAttributes{ExtMask: &skipStats}}, "links")
 	if err != nil {
 		return Snapshot{}, err
 	}
@@ -50,25 +52,27 @@ func (c *Conn) Snapshot() (Snapshot, error) {
 	}
 	slices.SortFunc(s.Links, func(a, b Link) int { return int(a.Index) - int(b.Index) })
 
-	// One dump per family: an AF_UNSPEC dump would also return the
-	// addresses of other families (MCTP, Phonet), which are not IP.
-	for _, family := range []uint8{unix.AF_INET, unix.AF_INET6} {
-		msgs, err := c.dump(unix.RTM_GETADDR, &rtnetlink.AddressMessage{Family: family}, familyName(family)+" addresses")
+	// One dump of every family (one round trip instead of two: the daemon
+	// takes a snapshot on every run); decodeAddress leaves out the families
+	// that are not IP (MCTP, Phonet).
+	msgs, err = c.dump(unix.RTM_GETADDR, &rtnetlink.AddressMessage{Family: unix.AF_UNSPEC}, "addresses")
+	if err != nil {
+		return Snapshot{}, err
+	}
+	for _, m := range msgs {
+		a, ok, err := decodeAddress(m.Data)
 		if err != nil {
 			return Snapshot{}, err
 		}
-		for _, m := range msgs {
-			a, ok, err := decodeAddress(m.Data)
-			if err != nil {
-				return Snapshot{}, err
-			}
-			if ok {
-				s.Addrs = append(s.Addrs, a)
-			}
+		if ok {
+			s.Addrs = append(s.Addrs, a)
 		}
 	}
 	return s, nil
 }
+
+// rtextFilterSkipStats is RTEXT_FILTER_SKIP_STATS (not in x/sys/unix).
+const rtextFilterSkipStats = 1 << 3
 
 // dumpAttempts bounds the retries of a dump that the kernel marks as
 // interrupted by a concurrent change.
