@@ -99,10 +99,3 @@ func (c *Conn) dump(typ netlink.HeaderType, req rtnetlink.Message, what string) 
 	}
 	return nil, fmt.Errorf("dump %s: interrupted by concurrent changes %d times in a row", what, dumpAttempts)
 }
-
-func familyName(family uint8) string {
-	if family == unix.AF_INET {
-		return "IPv4"
-	}
-	return "IPv6"
-}
