@@ -292,6 +292,9 @@ func checkEndpoint(cmd Command) error {
 		if ep.ID == 0 {
 			return usagef(topic, "invalid id \"0\": no endpoint has id 0; an endpoint id is 1..255")
 		}
+		if hasAddr || ep.Port != 0 || ep.Flags != 0 || cmd.Dev != "" {
+			return usagef(topic, "endpoint show takes only id ID: it shows that one endpoint, whatever else the line says")
+		}
 	}
 	return nil
 }

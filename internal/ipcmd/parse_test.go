@@ -151,6 +151,7 @@ func TestParseErrors(t *testing.T) {
 		{"endpoint show id 0", "endpoint show", `invalid id "0": no endpoint has id 0; an endpoint id is 1..255`},
 		{"endpoint show 192.0.2.1", "endpoint show", `endpoint show takes no arguments (to show every endpoint) or id ID (to show one)`},
 		{"endpoint show id 1 bogus", "endpoint show", `invalid argument "bogus": expected id ID`},
+		{"endpoint show id 1 signal port 80 dev lo 192.0.2.99", "endpoint show", `endpoint show takes only id ID: it shows that one endpoint, whatever else the line says`},
 
 		{"limits set subflows", "limits set", `"subflows" needs a value: subflows NR, where NR is 0..8`},
 		{"limits set subflows x", "limits set", `invalid subflows "x": a limit is 0..8`},

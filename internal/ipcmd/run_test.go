@@ -128,7 +128,7 @@ func TestRun(t *testing.T) {
 		wantCalls []string
 	}{
 		{"endpoint add 192.0.2.1 dev eth1 id 3 subflow backup", []string{"AddEndpoint 192.0.2.1 id 3 subflow backup ifindex 4"}},
-		{"endpoint add ::ffff:192.0.2.1 signal port 2000", []string{"AddEndpoint ::ffff:192.0.2.1 port 2000 id 0 signal"}},
+		{"endpoint add ::ffff:192.0.2.1 signal port 2000", []string{"AddEndpoint ::ffff:192.0.2.1 port 2000 signal"}},
 		{"endpoint delete id 3", []string{"DeleteEndpoint 3"}},
 		{"endpoint delete id 0 192.0.2.1", []string{"CloseInitialSubflows 192.0.2.1"}},
 		// change sends exactly the flags named: the rest of backup and
@@ -136,7 +136,7 @@ func TestRun(t *testing.T) {
 		{"endpoint change id 1 backup", []string{"SetFlags 0.0.0.0 id 1 backup"}},
 		{"endpoint change id 1 nobackup", []string{"SetFlags 0.0.0.0 id 1"}},
 		{"endpoint change id 1 fullmesh nobackup", []string{"SetFlags 0.0.0.0 id 1 fullmesh"}},
-		{"endpoint change 192.0.2.1 port 2000 backup", []string{"SetFlags 192.0.2.1 port 2000 id 0 backup"}},
+		{"endpoint change 192.0.2.1 port 2000 backup", []string{"SetFlags 192.0.2.1 port 2000 backup"}},
 		{"endpoint flush", []string{"Flush "}},
 		{"limits set subflows 4", []string{"SetLimits add_addr_accepted - subflows 4"}},
 		{"limits set", []string{"SetLimits add_addr_accepted - subflows -"}},

@@ -113,7 +113,11 @@ func (e Endpoint) String() string {
 	if e.Port != 0 {
 		fmt.Fprintf(&b, " port %d", e.Port)
 	}
-	fmt.Fprintf(&b, " id %d", e.ID)
+	// Id 0 means "the kernel chooses"; printing it would suggest the id
+	// whose delete tears down initial subflows.
+	if e.ID != 0 {
+		fmt.Fprintf(&b, " id %d", e.ID)
+	}
 	if f := e.Flags.String(); f != "" {
 		b.WriteString(" " + f)
 	}

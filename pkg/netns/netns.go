@@ -43,14 +43,11 @@ func Open(nameOrPath string) (NS, error) {
 		}
 		return NS{}, fmt.Errorf("open network namespace: %w", err)
 	}
-	var st unix.Statfs_t
-	if err := unix.Fstatfs(int(f.Fd()), &st); err != nil {
+	// Ask the file itself: any other file (or another kind of namespace)
+	// would fail later with a bare "setns: invalid argument".
+	if t, err := unix.IoctlRetInt(int(f.Fd()), unix.NS_GET_NSTYPE); err != nil || t != unix.CLONE_NEWNET {
 		f.Close()
-		return NS{}, fmt.Errorf("open network namespace %s: %w", path, err)
-	}
-	if st.Type != unix.NSFS_MAGIC && st.Type != unix.PROC_SUPER_MAGIC {
-		f.Close()
-		return NS{}, fmt.Errorf("%s is not a network namespace file", path)
+		return NS{}, fmt.Errorf("%s is not a network namespace file (as made by `ip netns add`, or /proc/PID/ns/net)", path)
 	}
 	return NS{f: f}, nil
 }

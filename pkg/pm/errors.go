@@ -37,7 +37,7 @@ func (e *Error) Error() string {
 	if e.Message != "" {
 		msg += " (kernel: " + e.Message + ")"
 	}
-	if errors.Is(e.Err, unix.EPERM) {
+	if e.Is(ErrPermission) {
 		msg += ": needs CAP_NET_ADMIN in the network namespace"
 	}
 	return msg

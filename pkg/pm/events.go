@@ -144,7 +144,7 @@ func newEventStream(conn *genetlink.Conn) (*EventStream, error) {
 		}
 		// Bursts (many connections at once) should not overflow the
 		// default buffer; a failure here only costs headroom.
-		_ = conn.SetReadBuffer(1 << 20)
+		setReadBuffer(conn, 1<<20)
 		return &EventStream{conn: conn}, nil
 	}
 	return nil, &Error{Op: "join " + eventsGroup, Err: errors.New("the kernel's mptcp_pm family has no events group")}
@@ -153,8 +153,9 @@ func newEventStream(conn *genetlink.Conn) (*EventStream, error) {
 // Close closes the socket; a blocked Next returns.
 func (s *EventStream) Close() error { return s.conn.Close() }
 
-// Next waits for the next event. It returns ctx.Err() once ctx is done and
-// ErrEventsLost when the kernel dropped events.
+// Next waits for the next event. It returns ctx.Err() once ctx is done (after
+// the events already read) and ErrEventsLost when the kernel dropped events.
+// Events it cannot decode are skipped.
 func (s *EventStream) Next(ctx context.Context) (Event, error) {
 	for len(s.pending) == 0 {
 		if err := s.receive(ctx); err != nil {
@@ -172,9 +173,28 @@ func (s *EventStream) receive(ctx context.Context) error {
 	if err := s.conn.SetReadDeadline(time.Time{}); err != nil {
 		return wrap("receive events", err)
 	}
-	stop := context.AfterFunc(ctx, func() { _ = s.conn.SetReadDeadline(time.Unix(1, 0)) })
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(fired)
+		_ = s.conn.SetReadDeadline(time.Unix(1, 0))
+	})
 	msgs, _, err := s.conn.Receive()
-	stop()
+	if !stop() {
+		// The deadline is being set: let it land now, not after the next
+		// call has cleared it (which would fail that call at once).
+		<-fired
+	}
+	for _, m := range msgs {
+		// An event this package cannot decode (an attribute of a newer
+		// kernel, say) is skipped: it must not end the stream or take the
+		// events read with it down too.
+		if ev, derr := decodeEvent(m); derr == nil {
+			s.pending = append(s.pending, ev)
+		}
+	}
+	if len(s.pending) > 0 {
+		return nil // events read before a cancellation are still delivered
+	}
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -184,14 +204,23 @@ func (s *EventStream) receive(ctx context.Context) error {
 		}
 		return wrap("receive events", err)
 	}
-	for _, m := range msgs {
-		ev, err := decodeEvent(m)
-		if err != nil {
-			return &Error{Op: "decode event", Err: err}
-		}
-		s.pending = append(s.pending, ev)
-	}
 	return nil
+}
+
+// setReadBuffer enlarges the socket's receive buffer: beyond rmem_max when
+// privileged (SO_RCVBUFFORCE), else as far as rmem_max allows.
+func setReadBuffer(conn *genetlink.Conn, bytes int) {
+	raw, err := conn.SyscallConn()
+	if err == nil {
+		var serr error
+		err = raw.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, bytes)
+		})
+		if err == nil && serr == nil {
+			return
+		}
+	}
+	_ = conn.SetReadBuffer(bytes)
 }
 
 func decodeEvent(m genetlink.Message) (Event, error) {

@@ -250,7 +250,7 @@ func TestNewKernelJoinsPathManagerAndSysctls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{"add 192.0.2.1 id 0 subflow", "limits"}, rec.calls); diff != "" {
+	if diff := cmp.Diff([]string{"add 192.0.2.1 subflow", "limits"}, rec.calls); diff != "" {
 		t.Errorf("path manager calls (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff([]string{"enabled=1"}, written); diff != "" {
