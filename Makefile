@@ -50,6 +50,7 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	@if [ -x bench/batch.sh ]; then bench/batch.sh $(BIN); fi
 	$(GO) run ./bench/daemon -mptcpd $(BIN)
+	$(GO) run ./bench/apply -mptcpd $(BIN)
 
 clean:
 	rm -rf bin dist

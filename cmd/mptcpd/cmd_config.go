@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"strconv"
 	"strings"
 
 	"github.com/mptcpd/mptcpd/internal/host"
@@ -143,7 +144,9 @@ func planCommand() command {
 			detailed := fs.Bool("detailed-exitcode", false, "exit 2 when changes are pending")
 			help, err := parseFlags(fs, a, args, planUsage)
 			if help || err != nil {
-				return detailedErr(*detailed, err)
+				// The flag package stops at the first bad flag, so a
+				// --detailed-exitcode after it was never parsed.
+				return detailedErr(*detailed || asksDetailedExitcode(args), err)
 			}
 			if *output != "text" && *output != "json" {
 				return detailedErr(*detailed, &ipcmd.UsageError{Msg: fmt.Sprintf("plan -o %q: the formats are text and json", *output)})
@@ -161,6 +164,31 @@ func planCommand() command {
 			return nil
 		},
 	}
+}
+
+// asksDetailedExitcode reports whether args give --detailed-exitcode (the
+// last mention wins, as when parsed), for a line whose parsing failed
+// before reaching it: its usage error must exit 1 too, since 2 would read
+// as "changes pending".
+func asksDetailedExitcode(args []string) bool {
+	asked := false
+	for _, arg := range args {
+		if arg == "--" {
+			break
+		}
+		if !strings.HasPrefix(arg, "-") {
+			continue
+		}
+		name, value, hasValue := strings.Cut(strings.TrimLeft(arg, "-"), "=")
+		if name != "detailed-exitcode" {
+			continue
+		}
+		asked = true
+		if hasValue {
+			asked, _ = strconv.ParseBool(value)
+		}
+	}
+	return asked
 }
 
 // detailedErr makes every failure exit 1 under --detailed-exitcode, where
