@@ -84,6 +84,7 @@ Exit status: 0 valid, 1 not valid, 2 usage error.
 func checkCommand() command {
 	return command{
 		name:    "check",
+		prompt:  true, // waits on nothing: Ctrl-C ends it the usual way
 		summary: "validate a config file (no privilege needed)",
 		run: func(_ context.Context, a *app, args []string) error {
 			fs := flagSet("check")
@@ -136,6 +137,7 @@ pending, 1 on error.
 func planCommand() command {
 	return command{
 		name:    "plan",
+		prompt:  true, // waits on nothing: Ctrl-C ends it the usual way
 		summary: "show what apply would change, changing nothing",
 		run: func(_ context.Context, a *app, args []string) error {
 			fs := flagSet("plan")
@@ -305,6 +307,7 @@ writable by root only (whoever can write it decides where traffic flows).
 func applyCommand() command {
 	return command{
 		name:    "apply",
+		prompt:  true, // waits on nothing: Ctrl-C ends it the usual way
 		summary: "make the kernel match the config file",
 		run: func(_ context.Context, a *app, args []string) error {
 			fs := flagSet("apply")

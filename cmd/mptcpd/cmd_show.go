@@ -21,13 +21,17 @@ const showUsage = `Usage: mptcpd show [-o yaml|json]
 
 Prints the live state of the path manager (endpoints, limits and net.mptcp
 sysctls) as a config file: save it as /etc/mptcpd.yaml and plan shows no
-changes. Kernel-made implicit endpoints are left out (no file can ask for
-them; exclusive ownership keeps them until their slot is needed).
+changes, as long as every endpoint is usable. An endpoint whose address is
+not assigned here, whose link is down, or whose device is gone would be
+withdrawn by that file: show says so on standard error, one line each.
+Kernel-made implicit endpoints are left out (no file can ask for them;
+exclusive ownership keeps them until their slot is needed).
 `
 
 func showCommand() command {
 	return command{
 		name:    "show",
+		prompt:  true, // waits on nothing: Ctrl-C ends it the usual way
 		summary: "print the live state as a config file",
 		run: func(_ context.Context, a *app, args []string) error {
 			fs := flagSet("show")
@@ -47,6 +51,7 @@ func showCommand() command {
 			if err != nil {
 				return err
 			}
+			warnNotRoundTrip(a, h, cfg)
 			b, err := config.Format(cfg)
 			if err != nil {
 				return fmt.Errorf("render the live state: %w", err)
@@ -107,4 +112,18 @@ func liveConfig(h *host.Host) (*config.Config, error) {
 		cfg.Sysctls = append(cfg.Sysctls, config.Sysctl{Name: name, Value: v})
 	}
 	return cfg, nil
+}
+
+// warnNotRoundTrip tells, on standard error, what a plan of the printed file
+// would still change: endpoints that are not usable now (an address not
+// assigned, a link down) or that lost their device, which the file cannot
+// keep as they are.
+func warnNotRoundTrip(a *app, h *host.Host, cfg *config.Config) {
+	plan, _, err := h.Plan(cfg, nil)
+	if err != nil || plan.Empty() {
+		return
+	}
+	for _, s := range plan.Steps {
+		fmt.Fprintf(a.stderr, "Warning: a plan of this file would still change the kernel: %s\n", s)
+	}
 }
