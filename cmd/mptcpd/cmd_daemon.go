@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -76,6 +77,9 @@ func runCommand() command {
 			if err := daemon.Run(ctx, opts); err != nil {
 				// Config errors are FILE:LINE:COL lines: print them as such.
 				fmt.Fprintln(a.stderr, err)
+				if errors.Is(err, daemon.ErrStoppedUnexpectedly) {
+					return &exitError{code: 1, msg: "mptcpd stopped"}
+				}
 				return &exitError{code: 1, msg: "mptcpd did not start"}
 			}
 			return nil

@@ -31,6 +31,10 @@ import (
 	"github.com/mptcpd/mptcpd/pkg/reconcile"
 )
 
+// ErrStoppedUnexpectedly marks an error that ended a daemon that had
+// started, as opposed to one that kept it from starting.
+var ErrStoppedUnexpectedly = errors.New("mptcpd stopped unexpectedly")
+
 // Options configure Run.
 type Options struct {
 	// ConfigPath is the file to follow.
@@ -225,7 +229,7 @@ func (d *daemon) run(ctx context.Context) error {
 			return nil
 		case _, ok := <-files.Changes():
 			if !ok {
-				return fmt.Errorf("config watcher stopped: %w", errors.New("watch closed"))
+				return fmt.Errorf("%w: the config file watcher closed", ErrStoppedUnexpectedly)
 			}
 			d.reload(ctx, "config file changed", false)
 		case err := <-files.Errors():
@@ -234,7 +238,7 @@ func (d *daemon) run(ctx context.Context) error {
 			d.reload(ctx, "SIGHUP", true)
 		case ev, ok := <-links.Events():
 			if !ok {
-				return fmt.Errorf("link watcher stopped: %w", links.Err())
+				return fmt.Errorf("%w: the link and address watcher closed: %v", ErrStoppedUnexpectedly, links.Err())
 			}
 			if ev.Kind == netstate.Overflow {
 				d.runner.Trigger("netlink overflow: reading everything again")

@@ -8,6 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/mptcpd/mptcpd/pkg/config"
 	"github.com/mptcpd/mptcpd/pkg/netns"
@@ -128,9 +131,19 @@ const DefaultStateDir = "/run/mptcpd"
 // StateDir is the state directory for the namespace given to -n: the
 // default for the process's own, else a directory per namespace name, so
 // that `mptcpd -n blue apply` and the mptcpd@blue service share one memory.
+//
+// A namespace given by another path (/proc/PID/ns/net, a bind mount
+// elsewhere) is named by its inode, so that two namespaces never share a
+// control socket or a memory of created endpoints.
 func StateDir(nsName string) string {
 	if nsName == "" {
 		return DefaultStateDir
+	}
+	if strings.Contains(nsName, "/") && filepath.Dir(filepath.Clean(nsName)) != netns.Dir {
+		var st unix.Stat_t
+		if unix.Stat(nsName, &st) == nil {
+			return filepath.Join(DefaultStateDir, "netns", fmt.Sprintf("ino-%d", st.Ino))
+		}
 	}
 	return filepath.Join(DefaultStateDir, "netns", filepath.Base(nsName))
 }

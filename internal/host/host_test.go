@@ -1,10 +1,13 @@
 package host
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/mptcpd/mptcpd/internal/nstest"
 	"github.com/mptcpd/mptcpd/pkg/config"
@@ -114,4 +117,23 @@ func mustAddr(t *testing.T, s string) netip.Addr {
 		t.Fatal(err)
 	}
 	return a
+}
+
+func TestStateDir(t *testing.T) {
+	var own unix.Stat_t
+	if err := unix.Stat("/proc/self/ns/net", &own); err != nil {
+		t.Fatal(err)
+	}
+	tests := map[string]string{
+		"":                  "/run/mptcpd",
+		"blue":              "/run/mptcpd/netns/blue",
+		"/run/netns/blue":   "/run/mptcpd/netns/blue",
+		"/run/netns/blue/":  "/run/mptcpd/netns/blue",
+		"/proc/self/ns/net": fmt.Sprintf("/run/mptcpd/netns/ino-%d", own.Ino),
+	}
+	for in, want := range tests {
+		if got := StateDir(in); got != want {
+			t.Errorf("StateDir(%q) = %q, want %q", in, got, want)
+		}
+	}
 }
