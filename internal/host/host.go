@@ -88,13 +88,12 @@ func (h *Host) Observe(cfg *config.Config) (reconcile.Observed, netstate.Snapsho
 		return obs, snap, err
 	}
 	if cfg != nil && len(cfg.Sysctls) > 0 {
-		obs.Sysctls = make(map[string]string, len(cfg.Sysctls))
-		for _, s := range cfg.Sysctls {
-			v, err := sysctl.Read(h.ns, s.Name)
-			if err != nil {
-				return obs, snap, err
-			}
-			obs.Sysctls[s.Name] = v
+		names := make([]string, len(cfg.Sysctls))
+		for i, s := range cfg.Sysctls {
+			names[i] = s.Name
+		}
+		if obs.Sysctls, err = sysctl.ReadNames(h.ns, names); err != nil {
+			return obs, snap, err
 		}
 	}
 	return obs, snap, nil

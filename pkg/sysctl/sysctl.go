@@ -78,6 +78,31 @@ func Write(ns netns.NS, name, value string) error {
 	})
 }
 
+// ReadNames reads several sysctls of ns in one visit to the namespace (a
+// Read each would take one throwaway thread each), keyed by name.
+func ReadNames(ns netns.NS, names []string) (map[string]string, error) {
+	for _, name := range names {
+		if err := checkName(name); err != nil {
+			return nil, &Error{Op: "read", Name: name, Err: err}
+		}
+	}
+	out := make(map[string]string, len(names))
+	err := ns.Do(func() error {
+		for _, name := range names {
+			b, err := os.ReadFile(filepath.Join(Dir, name))
+			if err != nil {
+				return describe(&Error{Op: "read", Name: name, Err: errnoOf(err)})
+			}
+			out[name] = trim(b)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ReadAll returns every net.mptcp.* sysctl of ns (read-only ones such as
 // available_schedulers included), keyed by name without the prefix.
 func ReadAll(ns netns.NS) (map[string]string, error) {

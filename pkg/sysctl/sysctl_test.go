@@ -2,6 +2,7 @@ package sysctl
 
 import (
 	"errors"
+	"io/fs"
 	"strings"
 	"testing"
 
@@ -252,5 +253,32 @@ func TestErrorMessages(t *testing.T) {
 				t.Errorf("Error() (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestReadNamesMatchesRead(t *testing.T) {
+	ns := nstest.Open(t, nstest.NewNS(t))
+	if err := Write(ns, "add_addr_timeout", "77"); err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"enabled", "add_addr_timeout", "path_manager"}
+	got, err := ReadNames(ns, names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range names {
+		want, err := Read(ns, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got[name] != want {
+			t.Errorf("ReadNames[%s] = %q, Read = %q", name, got[name], want)
+		}
+	}
+	if got["add_addr_timeout"] != "77" {
+		t.Errorf("add_addr_timeout = %q, want the 77 written in this namespace", got["add_addr_timeout"])
+	}
+	if _, err := ReadNames(ns, []string{"enabled", "no_such_sysctl"}); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("ReadNames with an unknown name = %v, want ErrNotExist", err)
 	}
 }
