@@ -65,6 +65,11 @@ func guessCulprit(ns netns.NS) string {
 	if maybe != "" {
 		return maybe
 	}
+	if _, err := os.Stat("/proc/1/comm"); err != nil && self != 1 {
+		// ProtectProc=invisible (the shipped unit) hides every process
+		// with more privilege than this one, NetworkManager included.
+		return "unknown: other processes are hidden from mptcpd (the service's ProtectProc=); look for NetworkManager (connection.mptcp-flags) or Intel's mptcpd"
+	}
 	return "unknown: no NetworkManager or other MPTCP daemon runs in this namespace (someone running `ip mptcp` by hand, or a script?)"
 }
 

@@ -91,7 +91,14 @@ type daemon struct {
 	runErrs  []string
 	lastEnd  time.Time
 	runs     int64
-	culprits map[string]string // fight key -> likely culprit
+	// runningSince is when the run in progress started; zero between runs.
+	runningSince time.Time
+	// statusSent is the last STATUS= text, so a run sends only changes.
+	// quiet holds runs' STATUS= updates back before the first READY=1 and
+	// between RELOADING=1 and READY=1: the line that ends those is READY's.
+	statusSent string
+	quiet      bool
+	culprits   map[string]string // fight key -> likely culprit
 }
 
 // loaded is a config file as read: its bytes' digest and the result.
@@ -127,6 +134,7 @@ func Run(ctx context.Context, opts Options) error {
 		metrics:  metrics.New(),
 		started:  time.Now(),
 		culprits: map[string]string{},
+		quiet:    true,
 	}
 	return d.run(ctx)
 }
@@ -198,16 +206,14 @@ func (d *daemon) run(ctx context.Context) error {
 			}
 		})
 	}
-	runnerDone := make(chan struct{})
-	go func() {
-		defer close(runnerDone)
-		_ = d.runner.Loop(loopCtx)
-	}()
+	// The runner joins wg too, so that no return path closes the host
+	// under a run in progress.
+	wg.Go(func() { _ = d.runner.Loop(loopCtx) })
 
 	// The first run, before READY=1: systemctl start returns once the file
 	// is applied.
 	err = d.runner.RunNow(ctx, "start")
-	d.notifier.Ready(d.summary(err))
+	d.done(true, d.summary(err))
 	d.log.Info("started", zap.String("config", d.opts.ConfigPath), zap.String("netns", nsLabel(d.opts.NetNS)), zap.Error(err))
 
 	var watchdog <-chan time.Time
@@ -217,18 +223,25 @@ func (d *daemon) run(ctx context.Context) error {
 		watchdog = t.C
 	}
 
+	stop := func() error {
+		d.notifier.Stopping()
+		// Stop the loops; a run in progress finishes its step first, and
+		// the kernel is left as it is.
+		stopLoops()
+		wg.Wait()
+		d.log.Info("stopped; endpoints left in place")
+		return nil
+	}
 	for {
 		select {
 		case <-ctx.Done():
-			d.notifier.Stopping()
-			// Stop the loops; a run in progress finishes its step first,
-			// and the kernel is left as it is.
-			stopLoops()
-			<-runnerDone
-			d.log.Info("stopped; endpoints left in place")
-			return nil
+			return stop()
 		case _, ok := <-files.Changes():
 			if !ok {
+				// The watchers end with ctx too: a stop, not a failure.
+				if ctx.Err() != nil {
+					return stop()
+				}
 				return fmt.Errorf("%w: the config file watcher closed", ErrStoppedUnexpectedly)
 			}
 			d.reload(ctx, "config file changed", false)
@@ -238,6 +251,9 @@ func (d *daemon) run(ctx context.Context) error {
 			d.reload(ctx, "SIGHUP", true)
 		case ev, ok := <-links.Events():
 			if !ok {
+				if ctx.Err() != nil {
+					return stop()
+				}
 				return fmt.Errorf("%w: the link and address watcher closed: %v", ErrStoppedUnexpectedly, links.Err())
 			}
 			if ev.Kind == netstate.Overflow {
@@ -260,13 +276,15 @@ func nsLabel(ns string) string {
 	return ns
 }
 
-// alive reports whether the runner has finished a run recently: the
-// watchdog is fed only while the loop really turns.
+// alive reports whether the loop is not stuck: no run has been going for
+// longer than the watchdog allows. (Whether runs finish recently is no
+// test: while they keep failing, the retry backs off to a minute between
+// runs, and a daemon that is waiting to retry is well.)
 func (d *daemon) alive() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	iv, _ := notify.WatchdogInterval()
-	return time.Since(d.lastEnd) < 2*iv+3*d.opts.ResyncInterval
+	return d.runningSince.IsZero() || time.Since(d.runningSince) < 2*iv
 }
 
 // load reads and validates the config file. A file that is missing for a
@@ -323,6 +341,7 @@ func errorLines(err error) []string {
 // only STATUS= tells the outcome.
 func (d *daemon) reload(ctx context.Context, reason string, viaSystemd bool) control.ReloadResult {
 	if viaSystemd {
+		d.setQuiet(true) // between RELOADING=1 and READY=1, no STATUS= of runs
 		d.notifier.Reloading()
 	}
 	res := control.ReloadResult{Path: d.opts.ConfigPath}
@@ -342,8 +361,10 @@ func (d *daemon) reload(ctx context.Context, reason string, viaSystemd bool) con
 		d.done(viaSystemd, fmt.Sprintf("rejected %s: %s; running on the last good config", d.opts.ConfigPath, res.Errors[0]))
 		return res
 	}
+	if old := d.config(); old == nil || !old.Equal(l.cfg) {
+		d.fights.Reset() // a new intent: apply it at once
+	}
 	d.setConfig(l)
-	d.fights.Reset() // a new file is a new intent: apply it at once
 	d.metrics.ObserveReload(true)
 	err = d.runner.RunNow(ctx, reason)
 	d.mu.Lock()
@@ -369,11 +390,22 @@ func (d *daemon) reload(ctx context.Context, reason string, viaSystemd bool) con
 // just STATUS=, since its READY=1 could otherwise land inside a concurrent
 // systemd reload and end that one before its file was applied.
 func (d *daemon) done(viaSystemd bool, status string) {
+	d.mu.Lock()
+	d.statusSent = status
+	d.mu.Unlock()
 	if viaSystemd {
 		d.notifier.Ready(status)
+		d.setQuiet(false)
 		return
 	}
 	d.notifier.Status(status)
+}
+
+// setQuiet holds back the STATUS= updates of runs (see updateStatus).
+func (d *daemon) setQuiet(quiet bool) {
+	d.mu.Lock()
+	d.quiet = quiet
+	d.mu.Unlock()
 }
 
 // summary is the STATUS= line.

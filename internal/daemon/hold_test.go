@@ -74,3 +74,38 @@ func TestHoldCountsOnlyDrift(t *testing.T) {
 		t.Errorf("an event run applied a step under backoff")
 	}
 }
+
+// TestDropDependentAdds: with the delete of a foreign endpoint held back,
+// the add that needed its id and the add that needed its slot are held
+// too; an add with a free id and slot, a takeover and other steps stay.
+func TestDropDependentAdds(t *testing.T) {
+	ep := func(id uint8, addr string) mptcp.Endpoint {
+		return mptcp.Endpoint{ID: id, Addr: netip.MustParseAddr(addr), Flags: mptcp.FlagSubflow}
+	}
+	del := reconcile.Step{Kind: reconcile.Delete, From: ep(3, "192.0.2.3")}
+	delOther := reconcile.Step{Kind: reconcile.Delete, From: ep(4, "192.0.2.4")}
+	addSameID := reconcile.Step{Kind: reconcile.Add, To: ep(3, "192.0.2.30")}
+	addFree := reconcile.Step{Kind: reconcile.Add, To: ep(0, "192.0.2.31")}
+	addNeedsSlot := reconcile.Step{Kind: reconcile.Add, To: ep(0, "192.0.2.32")}
+	takeover := reconcile.Step{Kind: reconcile.Add, From: mptcp.Endpoint{ID: 9, Addr: netip.MustParseAddr("192.0.2.9"), Flags: mptcp.FlagImplicit}, To: ep(0, "192.0.2.9")}
+	limits := reconcile.Step{Kind: reconcile.SetLimits}
+	addrs := cmp.Comparer(func(a, b netip.Addr) bool { return a == b })
+
+	// A full table: two deletes make room for two adds.
+	p := reconcile.Plan{EndpointsBefore: 8, Steps: []reconcile.Step{del, delOther, takeover, addFree, addNeedsSlot, limits}}
+	if diff := cmp.Diff(p.Steps, dropDependentAdds(p, p.Steps), addrs); diff != "" {
+		t.Errorf("nothing held: steps changed (-want +got):\n%s", diff)
+	}
+	// The delete of id 3 is held: one slot fewer is free, so the last add
+	// waits; the takeover needs no slot.
+	got := dropDependentAdds(p, []reconcile.Step{delOther, takeover, addFree, addNeedsSlot, limits})
+	if diff := cmp.Diff([]reconcile.Step{delOther, takeover, addFree, limits}, got, addrs); diff != "" {
+		t.Errorf("delete of id 3 held, full table (-want +got):\n%s", diff)
+	}
+	// Room enough, but an add wants the held endpoint's id.
+	p = reconcile.Plan{EndpointsBefore: 4, Steps: []reconcile.Step{del, addSameID, addFree}}
+	got = dropDependentAdds(p, []reconcile.Step{addSameID, addFree})
+	if diff := cmp.Diff([]reconcile.Step{addFree}, got, addrs); diff != "" {
+		t.Errorf("delete of id 3 held, its id wanted (-want +got):\n%s", diff)
+	}
+}

@@ -19,6 +19,9 @@ import (
 // an apply only when the plan is not empty.
 func (d *daemon) reconcile(_ context.Context, reasons []string) error {
 	start := time.Now()
+	d.mu.Lock()
+	d.runningSince = start
+	d.mu.Unlock()
 	cfg := d.config()
 	out, err := d.host.Converge(cfg, d.store, func(p reconcile.Plan) reconcile.Plan {
 		return d.hold(p, driftOnly(reasons))
@@ -41,8 +44,10 @@ func (d *daemon) reconcile(_ context.Context, reasons []string) error {
 	d.mu.Lock()
 	d.lastRun, d.lastOut, d.runErrs, d.lastEnd = run, out, runErrs, end
 	d.runs++
+	d.runningSince = time.Time{}
 	installed, withheld := d.counts()
 	d.mu.Unlock()
+	d.updateStatus(err)
 
 	d.metrics.ObserveRun(metrics.Run{
 		Finished: end, Duration: end.Sub(start), OK: err == nil,
@@ -181,7 +186,57 @@ func (d *daemon) hold(p reconcile.Plan, drift bool) reconcile.Plan {
 			kept.Steps = append(kept.Steps, s)
 		}
 	}
+	kept.Steps = dropDependentAdds(p, kept.Steps)
 	return kept
+}
+
+// dropDependentAdds removes, from the steps kept, the adds that needed a
+// delete that was held back: one whose id the held endpoint still has, and
+// those that would need a slot it was to free (the last in plan order go
+// first). Sent anyway, they would only fail with EBUSY or ERANGE, and the
+// failed run would back off everything else too.
+func dropDependentAdds(p reconcile.Plan, kept []reconcile.Step) []reconcile.Step {
+	keptSet := map[int]bool{}
+	j := 0
+	for i, s := range p.Steps {
+		if j < len(kept) && sameStep(s, kept[j]) {
+			keptSet[i] = true
+			j++
+		}
+	}
+	heldIDs := map[uint8]bool{}
+	heldDeletes := 0
+	for i, s := range p.Steps {
+		if !keptSet[i] && s.Kind == reconcile.Delete {
+			heldIDs[s.From.ID] = true
+			heldDeletes++
+		}
+	}
+	if heldDeletes == 0 {
+		return kept
+	}
+	var out []reconcile.Step
+	count := p.EndpointsBefore
+	for _, s := range kept {
+		if s.Kind == reconcile.Delete {
+			count--
+		}
+	}
+	for _, s := range kept {
+		if s.Kind == reconcile.Add && !s.TakesOver() {
+			if (s.To.ID != 0 && heldIDs[s.To.ID]) || count >= mptcp.MaxEndpoints {
+				continue
+			}
+			count++
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// sameStep tells whether two steps are the same one of a plan.
+func sameStep(a, b reconcile.Step) bool {
+	return a.Kind == b.Kind && a.From == b.From && a.To == b.To && a.Sysctl == b.Sysctl
 }
 
 func fightKey(s reconcile.Step) string {
@@ -205,4 +260,18 @@ func (d *daemon) culprit(key string) string {
 	c := guessCulprit(d.host.NS())
 	d.culprits[key] = c
 	return c
+}
+
+// updateStatus keeps systemd's STATUS= line current when a run changes
+// what it says (a failure starting or ending between reloads).
+// It stays quiet while d.quiet holds (see there).
+func (d *daemon) updateStatus(err error) {
+	text := d.summary(err)
+	d.mu.Lock()
+	changed := !d.quiet && text != d.statusSent
+	d.statusSent = text
+	d.mu.Unlock()
+	if changed {
+		d.notifier.Status(text)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/mptcpd/mptcpd/pkg/config"
+	"github.com/mptcpd/mptcpd/pkg/mptcp"
 	"github.com/mptcpd/mptcpd/pkg/netstate"
 	"github.com/mptcpd/mptcpd/pkg/reconcile"
 )
@@ -41,27 +42,41 @@ func (o Outcome) Converged() bool { return o.Remaining.Empty() }
 // failure to read the kernel or to save the memory of created endpoints.
 func (h *Host) Converge(cfg *config.Config, store reconcile.OwnedStore, hold func(reconcile.Plan) reconcile.Plan) (Outcome, error) {
 	var out Outcome
+	var errs []error
 	owned, err := store.Load()
 	if err != nil {
-		return out, err
+		// A damaged memory must not stop every run. Starting empty is
+		// safe: nothing is then taken for mptcpd's, so nothing foreign is
+		// deleted. It matters only under shared ownership: say so there.
+		owned = reconcile.OwnedSet{}
+		if cfg != nil && cfg.Ownership == config.Shared {
+			errs = append(errs, err)
+		}
 	}
 	out.Plan, out.Observed, out.Net, err = h.plan(cfg, owned)
 	if err != nil {
-		return out, err
+		return out, errors.Join(append(errs, err)...)
 	}
 	out.Remaining = out.Plan
 	if out.Plan.Empty() {
-		return out, nil
+		return out, errors.Join(errs...)
 	}
 	toApply := out.Plan
 	if hold != nil {
 		toApply = hold(out.Plan)
 		out.Plan = toApply
+		if toApply.Empty() {
+			return out, errors.Join(errs...) // all held: nothing to write or re-read
+		}
 	}
 	out.Result, err = reconcile.Apply(h.Kernel(), toApply)
-	errs := []error{err}
+	errs = append(errs, err, h.learnDroppedFlags(toApply, out.Result))
 
+	// Remember what was created at once, before anything else can fail.
 	owned = owned.Record(out.Result)
+	if err := saveOwned(store, cfg, owned); err != nil {
+		errs = append(errs, err)
+	}
 	out.Remaining, out.Observed, out.Net, err = h.plan(cfg, owned)
 	if err != nil {
 		return out, errors.Join(append(errs, fmt.Errorf("read the kernel again after applying: %w", err))...)
@@ -70,6 +85,25 @@ func (h *Host) Converge(cfg *config.Config, store reconcile.OwnedStore, hold fun
 		errs = append(errs, err)
 	}
 	return out, errors.Join(errs...)
+}
+
+// learnDroppedFlags notices flags the kernel dropped from an endpoint it
+// added (it drops the bits it does not know, such as laminar before Linux
+// 6.18) and leaves them out of later plans: asking again would replace the
+// endpoint on every run, closing its subflows each time.
+func (h *Host) learnDroppedFlags(p reconcile.Plan, r reconcile.Result) error {
+	var errs []error
+	for _, d := range r.Done {
+		if d.Op != reconcile.OpAdd {
+			continue
+		}
+		want := p.Steps[d.Step].To.Flags & mptcp.KnownFlags
+		if dropped := want &^ d.Endpoint.Flags &^ mptcp.FlagImplicit; dropped != 0 && dropped&^h.unsupported != 0 {
+			h.unsupported |= dropped
+			errs = append(errs, fmt.Errorf("the kernel dropped flag %q of endpoint %s: this kernel does not support it; it is left out from now on", dropped, d.Endpoint))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // saveOwned remembers the created endpoints when that memory matters: under

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mptcpd/mptcpd/pkg/config"
+	"github.com/mptcpd/mptcpd/pkg/mptcp"
 	"github.com/mptcpd/mptcpd/pkg/netns"
 	"github.com/mptcpd/mptcpd/pkg/netstate"
 	"github.com/mptcpd/mptcpd/pkg/pm"
@@ -25,6 +26,9 @@ type Host struct {
 	ns  netns.NS
 	pm  *pm.Client
 	net *netstate.Conn
+	// unsupported are endpoint flags this kernel dropped when asked for
+	// (see learnDroppedFlags); plans leave them out.
+	unsupported mptcp.Flags
 }
 
 // Open opens the namespace by name or path ("" for the process's own) and
@@ -92,9 +96,10 @@ func (h *Host) Observe(cfg *config.Config) (reconcile.Observed, netstate.Snapsho
 		for i, s := range cfg.Sysctls {
 			names[i] = s.Name
 		}
-		if obs.Sysctls, err = sysctl.ReadNames(h.ns, names); err != nil {
-			return obs, snap, err
-		}
+		// A sysctl this kernel lacks (path_manager before 6.15, say) must
+		// not stop the endpoints from being managed: it stays out of
+		// Sysctls, and its write fails alone with the kernel's answer.
+		obs.Sysctls, _ = sysctl.ReadNames(h.ns, names)
 	}
 	return obs, snap, nil
 }
@@ -112,6 +117,15 @@ func (h *Host) Plan(cfg *config.Config, owned reconcile.OwnedSet) (reconcile.Pla
 }
 
 func (h *Host) plan(cfg *config.Config, owned reconcile.OwnedSet) (reconcile.Plan, reconcile.Observed, netstate.Snapshot, error) {
+	if cfg != nil && h.unsupported != 0 {
+		masked := *cfg
+		masked.Endpoints = make([]config.Entry, len(cfg.Endpoints))
+		for i, e := range cfg.Endpoints {
+			e.Flags &^= h.unsupported
+			masked.Endpoints[i] = e
+		}
+		cfg = &masked
+	}
 	obs, snap, err := h.Observe(cfg)
 	if err != nil {
 		return reconcile.Plan{}, obs, snap, err

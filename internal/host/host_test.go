@@ -5,12 +5,14 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/mptcpd/mptcpd/internal/nstest"
 	"github.com/mptcpd/mptcpd/pkg/config"
+	"github.com/mptcpd/mptcpd/pkg/mptcp"
 	"github.com/mptcpd/mptcpd/pkg/reconcile"
 )
 
@@ -135,5 +137,64 @@ func TestStateDir(t *testing.T) {
 		if got := StateDir(in); got != want {
 			t.Errorf("StateDir(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestConvergeGoesOnPastAMissingSysctl: a sysctl this kernel lacks fails
+// alone; the endpoints are still managed.
+func TestConvergeGoesOnPastAMissingSysctl(t *testing.T) {
+	h, ns := newHost(t)
+	cfg := parse(t, "endpoints:\n  - {address: 192.0.2.1, id: 7, flags: [subflow]}\n")
+	// No file can name it (the loader knows the kernel's names), so build
+	// it by hand, as for an older kernel that lacks one the loader knows.
+	cfg.Sysctls = []config.Sysctl{{Name: "no_such_sysctl", Value: "1"}}
+	_, err := h.Converge(cfg, OwnedStore(t.TempDir()), nil)
+	if err == nil || !strings.Contains(err.Error(), "no_such_sysctl") {
+		t.Errorf("Converge = %v, want an error about no_such_sysctl", err)
+	}
+	if got := nstest.IP(t, "-n", ns, "mptcp", "endpoint", "show"); got != "192.0.2.1 id 7 subflow \n" {
+		t.Errorf("endpoints: %q, want the file's endpoint despite the sysctl", got)
+	}
+}
+
+// TestConvergeWithDamagedMemory: a corrupt owned.json does not stop an
+// exclusive config from being applied.
+func TestConvergeWithDamagedMemory(t *testing.T) {
+	h, ns := newHost(t)
+	dir := t.TempDir()
+	store := OwnedStore(dir)
+	if err := os.WriteFile(store.Path, []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := parse(t, "endpoints:\n  - {address: 192.0.2.1, id: 7, flags: [subflow]}\n")
+	if _, err := h.Converge(cfg, store, nil); err != nil {
+		t.Errorf("Converge with a damaged memory, exclusive ownership: %v", err)
+	}
+	if got := nstest.IP(t, "-n", ns, "mptcp", "endpoint", "show"); got != "192.0.2.1 id 7 subflow \n" {
+		t.Errorf("endpoints: %q", got)
+	}
+}
+
+// TestLearnDroppedFlags: a flag the kernel dropped on add is reported once
+// and left out of later plans, so the endpoint is not replaced every run.
+func TestLearnDroppedFlags(t *testing.T) {
+	h := &Host{}
+	ep := mptcp.Endpoint{ID: 3, Addr: mustAddr(t, "192.0.2.1"), Flags: mptcp.FlagSubflow | mptcp.FlagLaminar}
+	plan := reconcile.Plan{Steps: []reconcile.Step{{Kind: reconcile.Add, To: ep}}}
+	stored := ep
+	stored.Flags = mptcp.FlagSubflow // as a kernel before 6.18 keeps it
+	res := reconcile.Result{Done: []reconcile.Done{{Step: 0, Op: reconcile.OpAdd, Endpoint: stored}}}
+	err := h.learnDroppedFlags(plan, res)
+	if err == nil || !strings.Contains(err.Error(), "laminar") || h.unsupported != mptcp.FlagLaminar {
+		t.Fatalf("learnDroppedFlags = %v, unsupported %v; want laminar reported and learned", err, h.unsupported)
+	}
+	if err := h.learnDroppedFlags(plan, res); err != nil {
+		t.Errorf("the same drop reported again: %v", err)
+	}
+	// A kernel that keeps every flag asked for teaches nothing.
+	h2 := &Host{}
+	res.Done[0].Endpoint = ep
+	if err := h2.learnDroppedFlags(plan, res); err != nil || h2.unsupported != 0 {
+		t.Errorf("nothing dropped: %v, unsupported %v", err, h2.unsupported)
 	}
 }

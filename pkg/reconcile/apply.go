@@ -168,11 +168,14 @@ func (a *applier) deletes() {
 		}
 		if err := a.k.DeleteEndpoint(s.From.ID); err != nil {
 			a.fail(i, OpDelete, err)
+			// The endpoint keeps its id either way. A failed replace
+			// also skips its own add, so it needs no slot it could not
+			// get: only a plain delete leaves one fewer slot free.
+			a.heldIDs[s.From.ID] = true
 			if s.Kind == Replace {
 				a.replaceFailed[i] = true
 			} else {
 				a.failedDeletes++
-				a.heldIDs[s.From.ID] = true
 			}
 			continue
 		}

@@ -151,6 +151,16 @@ func TestApplyBestEffort(t *testing.T) {
 			wantErrs:   []string{"delete", "skipped add"},
 		},
 		{
+			// The reviewer's case: the replace's delete fails, so its
+			// endpoint keeps id 3, which another entry wants.
+			name:       "an add whose id a failed replacement was to free is skipped",
+			cfg:        exclusive(fixed("192.0.2.1 port 80 signal"), fixed("192.0.2.2 id 3 subflow")),
+			have:       []string{"192.0.2.1 id 3 signal"},
+			failDelete: 3,
+			wantTable:  eps("192.0.2.1 id 3 signal"),
+			wantErrs:   []string{"delete", "skipped add", "skipped add"},
+		},
+		{
 			name:      "a failed add does not stop the others",
 			cfg:       exclusive(fixed("192.0.2.1 subflow"), fixed("192.0.2.2 subflow"), fixed("192.0.2.3 subflow")),
 			failAdd:   "192.0.2.2",

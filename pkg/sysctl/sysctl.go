@@ -79,28 +79,28 @@ func Write(ns netns.NS, name, value string) error {
 }
 
 // ReadNames reads several sysctls of ns in one visit to the namespace (a
-// Read each would take one throwaway thread each), keyed by name.
+// Read each would take one throwaway thread each), keyed by name. A name
+// that cannot be read is left out of the map, and its error joins the
+// error returned, so the caller can go on with the others.
 func ReadNames(ns netns.NS, names []string) (map[string]string, error) {
-	for _, name := range names {
-		if err := checkName(name); err != nil {
-			return nil, &Error{Op: "read", Name: name, Err: err}
-		}
-	}
 	out := make(map[string]string, len(names))
+	var errs []error
 	err := ns.Do(func() error {
 		for _, name := range names {
+			if err := checkName(name); err != nil {
+				errs = append(errs, &Error{Op: "read", Name: name, Err: err})
+				continue
+			}
 			b, err := os.ReadFile(filepath.Join(Dir, name))
 			if err != nil {
-				return describe(&Error{Op: "read", Name: name, Err: errnoOf(err)})
+				errs = append(errs, describe(&Error{Op: "read", Name: name, Err: errnoOf(err)}))
+				continue
 			}
 			out[name] = trim(b)
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return out, errors.Join(append(errs, err)...)
 }
 
 // ReadAll returns every net.mptcp.* sysctl of ns (read-only ones such as

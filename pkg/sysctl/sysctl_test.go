@@ -278,7 +278,12 @@ func TestReadNamesMatchesRead(t *testing.T) {
 	if got["add_addr_timeout"] != "77" {
 		t.Errorf("add_addr_timeout = %q, want the 77 written in this namespace", got["add_addr_timeout"])
 	}
-	if _, err := ReadNames(ns, []string{"enabled", "no_such_sysctl"}); !errors.Is(err, fs.ErrNotExist) {
+	// An unknown name fails alone: the others are still read.
+	partial, err := ReadNames(ns, []string{"enabled", "no_such_sysctl"})
+	if !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("ReadNames with an unknown name = %v, want ErrNotExist", err)
+	}
+	if _, ok := partial["no_such_sysctl"]; ok || partial["enabled"] != "1" {
+		t.Errorf("ReadNames with an unknown name read %v, want only enabled=1", partial)
 	}
 }
