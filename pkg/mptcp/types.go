@@ -4,6 +4,7 @@
 package mptcp
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -15,6 +16,11 @@ const MaxEndpoints = 8
 
 // MaxLimit is the highest value either limit accepts (MPTCP_PM_ADDR_MAX).
 const MaxLimit = 8
+
+// ErrAddedNotReadBack marks an add the kernel acknowledged whose endpoint
+// could not be read back: it exists, but its id may be unknown. Whoever
+// records what was created must still record it.
+var ErrAddedNotReadBack = errors.New("the kernel added the endpoint, but reading it back failed")
 
 // Flags are the endpoint flags of the in-kernel path manager
 // (MPTCP_PM_ADDR_FLAG_*).

@@ -199,7 +199,17 @@ func (c *Client) AddEndpoint(ep mptcp.Endpoint) (mptcp.Endpoint, error) {
 	if _, err := c.execute(op, cmdAddAddr, netlink.Acknowledge, attrs); err != nil {
 		return mptcp.Endpoint{}, err
 	}
-	// ADD_ADDR has no reply: read the endpoint back to learn its id.
+	// ADD_ADDR has no reply: read the endpoint back to learn its id. If
+	// that fails, the endpoint exists all the same: return what was asked
+	// for with an error that says so (mptcp.ErrAddedNotReadBack).
+	got, err := c.readBack(ep)
+	if err != nil {
+		return ep, &Error{Op: op, Err: fmt.Errorf("%w: %v", mptcp.ErrAddedNotReadBack, err)}
+	}
+	return got, nil
+}
+
+func (c *Client) readBack(ep mptcp.Endpoint) (mptcp.Endpoint, error) {
 	if ep.ID != 0 {
 		return c.Endpoint(ep.ID)
 	}
@@ -212,7 +222,7 @@ func (c *Client) AddEndpoint(ep mptcp.Endpoint) (mptcp.Endpoint, error) {
 			return got, nil
 		}
 	}
-	return mptcp.Endpoint{}, &Error{Op: op, Err: errors.New("added, but not found when read back (removed by someone else meanwhile?)")}
+	return mptcp.Endpoint{}, errors.New("not found (removed by someone else meanwhile?)")
 }
 
 // DeleteEndpoint deletes the endpoint with the given id. The kernel closes

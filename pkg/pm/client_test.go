@@ -399,3 +399,23 @@ func TestNoFamily(t *testing.T) {
 		t.Fatalf("newClient without the family = %v, want ErrNotSupported", err)
 	}
 }
+
+// TestAddNotReadBack: the kernel acknowledged the add but the read-back
+// failed. The endpoint exists, so the caller gets what it asked for and an
+// error that says so, not a bare failure.
+func TestAddNotReadBack(t *testing.T) {
+	c, _ := fakeConn(t, func(r request) ([]genetlink.Message, error) {
+		if r.Command == cmdGetAddr {
+			return nil, genltest.Error(int(unix.EIO))
+		}
+		return nil, nil
+	})
+	want := mptcp.Endpoint{ID: 7, Addr: netip.MustParseAddr("192.0.2.7"), Flags: mptcp.FlagSubflow}
+	got, err := c.AddEndpoint(want)
+	if !errors.Is(err, mptcp.ErrAddedNotReadBack) {
+		t.Fatalf("AddEndpoint = %v, want ErrAddedNotReadBack", err)
+	}
+	if got != want {
+		t.Errorf("AddEndpoint returned %v, want the endpoint asked for, %v", got, want)
+	}
+}

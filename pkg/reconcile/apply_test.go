@@ -2,6 +2,8 @@ package reconcile_test
 
 import (
 	"errors"
+	"fmt"
+	"net/netip"
 	"slices"
 	"testing"
 
@@ -297,5 +299,29 @@ func TestOwnedSetFollowsApply(t *testing.T) {
 	d.Owned = own.Record(res)
 	if again := reconcile.NewPlan(d, observe(t, k)); !again.Empty() {
 		t.Errorf("planning again gave:\n%s", again)
+	}
+}
+
+// notReadBack adds like the kernel but reports the read-back as failed.
+type notReadBack struct{ recorder }
+
+func (n *notReadBack) AddEndpoint(e mptcp.Endpoint) (mptcp.Endpoint, error) {
+	got, _ := n.recorder.AddEndpoint(e)
+	return got, fmt.Errorf("add endpoint %s: %w: EIO", e, mptcp.ErrAddedNotReadBack)
+}
+
+// TestApplyRecordsAnAddNotReadBack: an add the kernel made but that could
+// not be read back is reported and still recorded as done, so the memory of
+// created endpoints keeps it.
+func TestApplyRecordsAnAddNotReadBack(t *testing.T) {
+	k := &notReadBack{}
+	p := reconcile.NewPlan(reconcile.Desired{Config: shared(fixed("192.0.2.1 subflow")), Net: host()}, reconcile.Observed{})
+	res, err := reconcile.Apply(reconcile.NewKernel(k, reconcile.SysctlWriterFunc(func(string, string) error { return nil })), p)
+	if !errors.Is(err, mptcp.ErrAddedNotReadBack) {
+		t.Fatalf("Apply = %v, want the read-back failure reported", err)
+	}
+	got := reconcile.OwnedSet{}.Record(res)
+	if !got.Has(reconcile.Key{Addr: netip.MustParseAddr("192.0.2.1")}) {
+		t.Errorf("owned after the add = %v, want 192.0.2.1 recorded", got.Keys())
 	}
 }
