@@ -131,12 +131,7 @@ func changeCounts(out host.Outcome) map[metrics.ChangeKind]int {
 // counts returns the installed and withheld desired endpoints after the
 // last run. Called with d.mu held.
 func (d *daemon) counts() (installed, withheld int) {
-	for _, ep := range d.lastOut.Observed.Endpoints {
-		if !ep.Flags.Has(mptcp.FlagImplicit) {
-			installed++
-		}
-	}
-	return installed, len(d.lastOut.Remaining.Withheld)
+	return len(d.lastOut.Installed(d.cfg)), len(d.lastOut.Remaining.Withheld)
 }
 
 // driftOnly reports whether a run was started by nothing but the periodic

@@ -6,7 +6,6 @@ import (
 	"strconv"
 
 	"github.com/mptcpd/mptcpd/internal/control"
-	"github.com/mptcpd/mptcpd/pkg/mptcp"
 	"github.com/mptcpd/mptcpd/pkg/netstate"
 )
 
@@ -24,10 +23,7 @@ func (d *daemon) Status(context.Context) control.Status {
 		s.Config = &info
 	}
 	obs := d.lastOut.Observed
-	for _, ep := range obs.Endpoints {
-		if ep.Flags.Has(mptcp.FlagImplicit) {
-			continue
-		}
+	for _, ep := range d.lastOut.Installed(d.cfg) {
 		s.Endpoints = append(s.Endpoints, control.Endpoint{
 			Address: ep.Addr, Port: ep.Port, Flags: ep.Flags.Names(),
 			State: control.Installed, ID: ep.ID, Dev: ifName(d.lastOut.Net, ep.IfIndex),

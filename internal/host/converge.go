@@ -26,6 +26,8 @@ type Outcome struct {
 	// addresses read with it.
 	Observed reconcile.Observed
 	Net      netstate.Snapshot
+	// Owned is the memory of created endpoints after the pass.
+	Owned reconcile.OwnedSet
 }
 
 // Converged reports whether the kernel matches the config after the pass.
@@ -53,6 +55,7 @@ func (h *Host) Converge(cfg *config.Config, store reconcile.OwnedStore, hold fun
 			errs = append(errs, err)
 		}
 	}
+	out.Owned = owned
 	out.Plan, out.Observed, out.Net, err = h.plan(cfg, owned)
 	if err != nil {
 		return out, errors.Join(append(errs, err)...)
@@ -74,6 +77,7 @@ func (h *Host) Converge(cfg *config.Config, store reconcile.OwnedStore, hold fun
 
 	// Remember what was created at once, before anything else can fail.
 	owned = owned.Record(out.Result)
+	out.Owned = owned
 	if err := saveOwned(store, cfg, owned); err != nil {
 		errs = append(errs, err)
 	}
@@ -81,7 +85,8 @@ func (h *Host) Converge(cfg *config.Config, store reconcile.OwnedStore, hold fun
 	if err != nil {
 		return out, errors.Join(append(errs, fmt.Errorf("read the kernel again after applying: %w", err))...)
 	}
-	if err := saveOwned(store, cfg, owned.Retain(out.Observed.Endpoints)); err != nil {
+	out.Owned = owned.Retain(out.Observed.Endpoints)
+	if err := saveOwned(store, cfg, out.Owned); err != nil {
 		errs = append(errs, err)
 	}
 	return out, errors.Join(errs...)
@@ -121,4 +126,19 @@ func saveOwned(store reconcile.OwnedStore, cfg *config.Config, owned reconcile.O
 		return nil
 	}
 	return store.Save(owned)
+}
+
+// Installed returns the kernel's endpoints that the config accounts for:
+// every one but the kernel-made implicit ones, and under shared ownership
+// only those mptcpd created.
+func (o Outcome) Installed(cfg *config.Config) []mptcp.Endpoint {
+	shared := cfg != nil && cfg.Ownership == config.Shared
+	var out []mptcp.Endpoint
+	for _, ep := range o.Observed.Endpoints {
+		if ep.Flags.Has(mptcp.FlagImplicit) || (shared && !o.Owned.Has(reconcile.KeyOf(ep))) {
+			continue
+		}
+		out = append(out, ep)
+	}
+	return out
 }
