@@ -239,9 +239,10 @@ func eventAddr(a netip.Addr, family uint16) (text string, is6 bool) {
 // FormatEvent prints one event as `ip mptcp monitor` does
 // ("[         CREATED] token=... remid=..."), or as one JSON object on one
 // line (with -p, pretty-printed) with the same keys and "event" for the
-// name. The name is right-aligned in 16 columns as in current iproute2,
-// which names the listener events (6.1 used 14 and printed them as
-// "[UNKNOWN 15]").
+// name. The name is right-aligned in 14 columns, as the iproute2 of these
+// hosts (6.1) prints it, so the lines of the events it knows are the same
+// byte for byte; the listener events, which 6.1 prints as "[UNKNOWN 15]",
+// get their names, as newer iproute2 gives them (as laminar in show).
 func FormatEvent(ev pm.Event, has func(pm.EventAttr) bool, f Format) string {
 	name, known := eventName(ev.Type)
 	if !f.JSON {
@@ -249,7 +250,7 @@ func FormatEvent(ev pm.Event, has func(pm.EventAttr) bool, f Format) string {
 			return fmt.Sprintf("[UNKNOWN %d]\n", ev.Type)
 		}
 		var b strings.Builder
-		fmt.Fprintf(&b, "[%16s]", name)
+		fmt.Fprintf(&b, "[%14s]", name)
 		for _, fld := range eventFields(ev, has) {
 			fmt.Fprintf(&b, " %s=%s", fld.key, fld.text)
 		}

@@ -143,13 +143,13 @@ func TestFormatEvent(t *testing.T) {
 		want   string
 	}{
 		{"created", created, createdHas, Format{},
-			"[         CREATED] token=00000abc saddr4=10.0.0.1 daddr4=10.0.0.2 sport=40000 dport=80 flags=2\n"},
+			"[       CREATED] token=00000abc saddr4=10.0.0.1 daddr4=10.0.0.2 sport=40000 dport=80 flags=2\n"},
 		{"subflow closed on a dual-stack socket", subClosed, subClosedHas, Format{},
-			"[       SF_CLOSED] token=deadbeef remid=2 locid=1 saddr6=::ffff:10.0.0.1 daddr6=2001:db8::2 sport=1 dport=2 backup=1 error=110 ifindex=3 reset_reason=1 reset_flags=0x10\n"},
+			"[     SF_CLOSED] token=deadbeef remid=2 locid=1 saddr6=::ffff:10.0.0.1 daddr6=2001:db8::2 sport=1 dport=2 backup=1 error=110 ifindex=3 reset_reason=1 reset_flags=0x10\n"},
 		{"listener", listener, listenerHas, Format{},
 			"[LISTENER_CREATED] saddr4=0.0.0.0 sport=5000\n"},
 		{"announced", announced, announcedHas, Format{},
-			"[       ANNOUNCED] token=00000001 remid=5 daddr4=10.0.0.9 timeout=120\n"},
+			"[     ANNOUNCED] token=00000001 remid=5 daddr4=10.0.0.9 timeout=120\n"},
 		{"unknown", pm.Event{Type: 42}, hasOnly(), Format{}, "[UNKNOWN 42]\n"},
 		{"created, json", created, createdHas, Format{JSON: true},
 			`{"event":"CREATED","token":"00000abc","saddr4":"10.0.0.1","daddr4":"10.0.0.2","sport":40000,"dport":80,"flags":2}` + "\n"},

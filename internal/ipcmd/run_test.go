@@ -259,7 +259,7 @@ func TestMonitor(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("monitor ended with %v, want nil on cancellation", err)
 	}
-	want := "[         CREATED]\n[          CLOSED]\n"
+	want := "[       CREATED]\n[        CLOSED]\n"
 	if diff := cmp.Diff(want, stdout.String()); diff != "" {
 		t.Errorf("monitor output (-want +got):\n%s", diff)
 	}

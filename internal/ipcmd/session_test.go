@@ -5,13 +5,13 @@ import (
 	"net"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/mptcpd/mptcpd/internal/nstest"
+	"github.com/mptcpd/mptcpd/internal/testbin"
 	"github.com/mptcpd/mptcpd/pkg/netns"
 )
 
@@ -133,24 +133,6 @@ func ifIndex(t *testing.T, ns, dev string) uint32 {
 	return uint32(idx)
 }
 
-// lockedBuffer is a strings.Builder safe for one writer and one reader.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestSessionMonitor runs monitor against the kernel: an MPTCP listener
 // opened in the namespace must print a LISTENER_CREATED line, and the end
 // of the context must end monitor without an error.
@@ -161,7 +143,7 @@ func TestSessionMonitor(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ns.Close()
-	var out lockedBuffer
+	var out testbin.Buffer
 	env := Env{Stdout: &out, Stderr: &out, Kernel: s}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
