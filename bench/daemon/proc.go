@@ -9,33 +9,30 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
+
+	"github.com/mptcpd/mptcpd/internal/testbin"
 )
 
 // process is a daemon the bench started. Only its own PID is ever
 // signalled.
 type process struct {
-	name   string
-	cmd    *exec.Cmd
-	out    *lockedBuffer
-	exited chan struct{}
-	err    error
+	name  string
+	cmd   *exec.Cmd
+	out   *testbin.Buffer
+	child *testbin.Child
 }
 
 // startProcess starts argv with the bench's environment plus env.
 func startProcess(name string, argv []string, env ...string) (*process, error) {
-	p := &process{name: name, cmd: exec.Command(argv[0], argv[1:]...), out: &lockedBuffer{}, exited: make(chan struct{})}
+	p := &process{name: name, cmd: exec.Command(argv[0], argv[1:]...), out: &testbin.Buffer{}}
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
+	child, err := testbin.Start(p.cmd)
+	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.exited)
-	}()
+	p.child = child
 	return p, nil
 }
 
@@ -44,8 +41,8 @@ func (p *process) pid() int { return p.cmd.Process.Pid }
 // running reports an early exit as an error with the process's output.
 func (p *process) running() error {
 	select {
-	case <-p.exited:
-		return fmt.Errorf("%s exited: %v\n%s", p.name, p.err, p.out)
+	case <-p.child.Exited():
+		return fmt.Errorf("%s exited: %v\n%s", p.name, p.child.Err(), p.out)
 	default:
 		return nil
 	}
@@ -54,22 +51,7 @@ func (p *process) running() error {
 // stop sends SIGTERM, waits, and kills after the bound. It returns the exit
 // error (nil for exit 0).
 func (p *process) stop(within time.Duration) error {
-	select {
-	case <-p.exited:
-		return p.err
-	default:
-	}
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return err
-	}
-	select {
-	case <-p.exited:
-		return p.err
-	case <-time.After(within):
-		_ = p.cmd.Process.Kill()
-		<-p.exited
-		return fmt.Errorf("%s did not exit within %v of SIGTERM; killed", p.name, within)
-	}
+	return p.child.Stop(within)
 }
 
 // memory is a reading of a process's resident memory, in KiB (the kernel
@@ -160,22 +142,4 @@ func cpuNanos(pid int) (int64, error) {
 		total += ns
 	}
 	return total, nil
-}
-
-// lockedBuffer collects a child's output.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

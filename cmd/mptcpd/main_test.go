@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/mptcpd/mptcpd/internal/nstest"
+	"github.com/mptcpd/mptcpd/internal/testbin"
 	"github.com/mptcpd/mptcpd/pkg/netns"
 )
 
@@ -193,7 +193,7 @@ func TestMonitorEndsOnSignal(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ns := nstest.NewNS(t)
 			nstest.IP(t, "-n", ns, "mptcp", "endpoint", "add", "192.0.2.1", "id", "1", "subflow")
-			var stdout, stderr lockedBuffer
+			var stdout, stderr testbin.Buffer
 			cmd := exec.Command(os.Args[0], append([]string{"-n", ns}, tt.args...)...)
 			cmd.Env = append(os.Environ(), "MPTCPD_TEST_MAIN=1")
 			cmd.Stdin = strings.NewReader(tt.stdin)
@@ -241,22 +241,4 @@ func openMPTCPListener() error {
 		return err
 	}
 	return l.Close()
-}
-
-// lockedBuffer is a bytes.Buffer safe for a writer and a reader.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -15,7 +15,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,6 +24,7 @@ import (
 	"github.com/mptcpd/mptcpd/internal/control"
 	"github.com/mptcpd/mptcpd/internal/notify/notifytest"
 	"github.com/mptcpd/mptcpd/internal/nstest"
+	"github.com/mptcpd/mptcpd/internal/testbin"
 	"github.com/mptcpd/mptcpd/pkg/pm"
 )
 
@@ -347,20 +347,7 @@ func (h *host) reload() result {
 
 // output collects a child's stdout and stderr.
 type output struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (o *output) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.Write(p)
-}
-
-func (o *output) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.String()
+	testbin.Buffer
 }
 
 // logEntry is a line of the daemon's JSON log.
@@ -410,7 +397,8 @@ type proc struct {
 	cmd    *exec.Cmd
 	out    *output
 	notify *notifytest.Socket
-	exited chan struct{}
+	child  *testbin.Child
+	exited <-chan struct{}
 }
 
 // spawn starts `mptcpd run` on the host's config with a fake
@@ -419,29 +407,19 @@ type proc struct {
 // runs, and shows its output when the test failed.
 func (h *host) spawn(env ...string) *proc {
 	h.t.Helper()
-	p := &proc{t: h.t, out: &output{}, notify: notifytest.Listen(h.t), exited: make(chan struct{})}
+	p := &proc{t: h.t, out: &output{}, notify: notifytest.Listen(h.t)}
 	p.cmd = exec.Command(mptcpdBin, "-n", h.ns, "run", "-c", h.config, "--state-dir", h.stateDir,
 		"--log-format", "json", "--resync-interval", resyncInterval.String())
 	p.cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+p.notify.Path())
 	p.cmd.Env = append(p.cmd.Env, env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
+	child, err := testbin.Start(p.cmd)
+	if err != nil {
 		h.t.Fatalf("start mptcpd run: %v", err)
 	}
-	go func() {
-		_ = p.cmd.Wait()
-		close(p.exited)
-	}()
+	p.child, p.exited = child, child.Exited()
 	h.t.Cleanup(func() {
-		if !p.hasExited() {
-			p.cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-p.exited:
-			case <-time.After(stopBound):
-				p.cmd.Process.Kill()
-				<-p.exited
-			}
-		}
+		_ = p.child.Stop(stopBound)
 		if h.t.Failed() {
 			h.t.Logf("mptcpd run (pid %d) output:\n%s", p.cmd.Process.Pid, p.out)
 		}

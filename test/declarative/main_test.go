@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/mptcpd/mptcpd/internal/nstest"
+	"github.com/mptcpd/mptcpd/internal/testbin"
 )
 
 // mptcpdBin is the binary under test, built once by TestMain and only read
@@ -36,33 +37,19 @@ func runTests(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	root, err := findModuleRoot()
+	root, err := testbin.ModuleRoot()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	moduleRoot = root
-	bin := filepath.Join(dir, "mptcpd")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/mptcpd")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build ./cmd/mptcpd in %s: %v\n%s", root, err, out)
+	bin, err := testbin.BuildMptcpd(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	mptcpdBin = bin
 	return m.Run()
-}
-
-func findModuleRoot() (string, error) {
-	gomod, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	path := strings.TrimSpace(string(gomod))
-	if path == "" || path == os.DevNull {
-		return "", errors.New("go env GOMOD: not inside the module")
-	}
-	return filepath.Dir(path), nil
 }
 
 // result is how one mptcpd process ended.

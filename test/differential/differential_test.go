@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/mptcpd/mptcpd/internal/nstest"
+	"github.com/mptcpd/mptcpd/internal/testbin"
 	"github.com/mptcpd/mptcpd/pkg/netns"
 )
 
@@ -241,10 +241,9 @@ func newWorld(t *testing.T) string {
 // buildMptcpd builds the binary as the Makefile does.
 func buildMptcpd(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "mptcpd")
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "github.com/mptcpd/mptcpd/cmd/mptcpd")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build mptcpd: %v\n%s", err, out)
+	bin, err := testbin.BuildMptcpd(t.TempDir(), "-trimpath", "-ldflags", "-s -w")
+	if err != nil {
+		t.Fatal(err)
 	}
 	return bin
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/mptcpd/mptcpd/internal/nstest"
+	"github.com/mptcpd/mptcpd/internal/testbin"
 )
 
 // The binary under test and the source tree, set once by TestMain.
@@ -30,7 +31,7 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	root, err := moduleRoot()
+	root, err := testbin.ModuleRoot()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -41,28 +42,13 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(tmp)
-	bin := filepath.Join(tmp, "mptcpd")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/mptcpd")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build mptcpd: %v\n%s", err, out)
+	bin, err := testbin.BuildMptcpd(tmp)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "build mptcpd: %v\n", err)
 		return 1
 	}
 	repoRoot, mptcpdBin = root, bin
 	return m.Run()
-}
-
-// moduleRoot is the directory of the go.mod this package belongs to.
-func moduleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", errors.New("go env GOMOD: not inside the mptcpd module")
-	}
-	return filepath.Dir(gomod), nil
 }
 
 // requireTool fails the test when a program the test drives is missing,

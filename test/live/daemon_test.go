@@ -2,29 +2,26 @@ package live
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mptcpd/mptcpd/internal/testbin"
 )
 
 // buildMptcpd builds the daemon as the Makefile does, into a directory
 // removed when the test ends.
 func buildMptcpd(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "mptcpd")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "github.com/mptcpd/mptcpd/cmd/mptcpd")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build mptcpd: %v\n%s", err, out)
+	bin, err := testbin.BuildMptcpd(t.TempDir(), "-trimpath")
+	if err != nil {
+		t.Fatal(err)
 	}
 	return bin
 }
@@ -54,26 +51,23 @@ func (c configFile) write(t *testing.T, content string) {
 type daemon struct {
 	bin, ns, stateDir string
 	cmd               *exec.Cmd
-	log               *lockedBuffer
-	exited            chan struct{}
-	waitErr           error
+	log               *testbin.Buffer
+	child             *testbin.Child
 }
 
 // startDaemon starts `mptcpd -n NS run` on the config file and stops it
 // (SIGTERM, then SIGKILL) when the test ends if it is still running.
 func startDaemon(t *testing.T, bin, ns, config, stateDir string) *daemon {
 	t.Helper()
-	d := &daemon{bin: bin, ns: ns, stateDir: stateDir, log: &lockedBuffer{}, exited: make(chan struct{})}
+	d := &daemon{bin: bin, ns: ns, stateDir: stateDir, log: &testbin.Buffer{}}
 	d.cmd = exec.Command(bin, "-n", ns, "run", "-c", config, "--state-dir", stateDir,
 		"--resync-interval", "200ms", "--log-format", "json")
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
-	if err := d.cmd.Start(); err != nil {
+	child, err := testbin.Start(d.cmd)
+	if err != nil {
 		t.Fatalf("start mptcpd: %v", err)
 	}
-	go func() {
-		d.waitErr = d.cmd.Wait()
-		close(d.exited)
-	}()
+	d.child = child
 	t.Cleanup(func() {
 		if err := d.stop(5 * time.Second); err != nil {
 			t.Errorf("stop mptcpd (pid %d): %v\nlog:\n%s", d.cmd.Process.Pid, err, d.log)
@@ -86,22 +80,7 @@ func startDaemon(t *testing.T, bin, ns, config, stateDir string) *daemon {
 // process and reports that it had to. A daemon that has already exited is
 // not signalled again; its exit status is returned.
 func (d *daemon) stop(within time.Duration) error {
-	select {
-	case <-d.exited:
-		return d.waitErr
-	default:
-	}
-	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("SIGTERM: %w", err)
-	}
-	select {
-	case <-d.exited:
-		return d.waitErr
-	case <-time.After(within):
-		_ = d.cmd.Process.Kill()
-		<-d.exited
-		return fmt.Errorf("did not exit within %v of SIGTERM; killed", within)
-	}
+	return d.child.Stop(within)
 }
 
 func (d *daemon) signal(t *testing.T, sig os.Signal) {
@@ -157,8 +136,8 @@ func (d *daemon) waitReady(t *testing.T, within time.Duration) status {
 	deadline := time.Now().Add(within)
 	for {
 		select {
-		case <-d.exited:
-			t.Fatalf("mptcpd exited before it was ready: %v\nlog:\n%s", d.waitErr, d.log)
+		case <-d.child.Exited():
+			t.Fatalf("mptcpd exited before it was ready: %v\nlog:\n%s", d.child.Err(), d.log)
 		default:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -230,22 +209,4 @@ func (d *daemon) changes(t *testing.T) []logLine {
 		}
 	}
 	return out
-}
-
-// lockedBuffer collects a child's output while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

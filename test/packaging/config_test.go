@@ -14,6 +14,7 @@ import (
 
 	"github.com/mptcpd/mptcpd/internal/control"
 	"github.com/mptcpd/mptcpd/internal/nstest"
+	"github.com/mptcpd/mptcpd/internal/testbin"
 )
 
 // kernelState is what a file could change in a namespace, as ip and procfs
@@ -40,8 +41,10 @@ func readKernel(t *testing.T, ns string) kernelState {
 // buildMptcpd builds cmd/mptcpd into a temporary directory.
 func buildMptcpd(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "mptcpd")
-	mustRun(t, repoRoot(t), nil, "go", "build", "-o", bin, "./cmd/mptcpd")
+	bin, err := testbin.BuildMptcpd(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
 	return bin
 }
 
