@@ -17,7 +17,8 @@ import (
 // parses: it would silently drop the endpoints not yet written. So the file is
 // read twice, settle apart, and only bytes that held still between the two
 // reads are handed to parse. If the file is missing, keeps changing, or parse
-// rejects it, ReadStable reads again after settle, up to retries more times,
+// rejects it, ReadStable reads again after settle, up to retries more times
+// (parsing only bytes it has not rejected yet),
 // and then returns the last error (a missing file's error satisfies
 // errors.Is(err, fs.ErrNotExist); parse's errors are returned as they are).
 //
@@ -29,6 +30,11 @@ func ReadStable[T any](ctx context.Context, path string, settle time.Duration, r
 	var zero T
 	prev, prevErr := os.ReadFile(path)
 	var lastErr error
+	// rejected holds the bytes parse last refused: the same bytes are not
+	// parsed again (a big broken file can take long to locate its error
+	// in), but the file is still read until retries run out, in case its
+	// writer is not done.
+	var rejected []byte
 	for attempt := 0; ; attempt++ {
 		if err := sleep(ctx, settle); err != nil {
 			return zero, err
@@ -41,12 +47,14 @@ func ReadStable[T any](ctx context.Context, path string, settle time.Duration, r
 			lastErr = prevErr // it appeared only now: see that it holds still
 		case !bytes.Equal(prev, cur):
 			lastErr = fmt.Errorf("%s changed while being read", path)
+		case rejected != nil && bytes.Equal(rejected, cur):
+			// lastErr is still parse's verdict on these bytes.
 		default:
 			v, err := parse(cur)
 			if err == nil {
 				return v, nil
 			}
-			lastErr = err
+			lastErr, rejected = err, cur
 		}
 		if attempt >= retries {
 			return zero, lastErr

@@ -94,11 +94,12 @@ func TestReadStable(t *testing.T) {
 			wantErr: func(err error) bool { return errors.Is(err, fs.ErrNotExist) },
 		},
 		{
-			name:       "stable but invalid",
-			initial:    ptr("a\n"),
-			retries:    2,
-			wantErr:    func(err error) bool { return err != nil && strings.Contains(err.Error(), "unexpected end of file") },
-			wantParsed: []string{"a\n", "a\n", "a\n"},
+			name:    "stable but invalid",
+			initial: ptr("a\n"),
+			retries: 2,
+			wantErr: func(err error) bool { return err != nil && strings.Contains(err.Error(), "unexpected end of file") },
+			// Read until retries run out, but the same bytes are parsed once.
+			wantParsed: []string{"a\n"},
 		},
 		{
 			name:    "invalid, then fixed",
