@@ -299,6 +299,9 @@ func (d *daemon) load(ctx context.Context) (loaded, error) {
 		if err := config.CheckFileSecurity(path); err != nil {
 			return nil, err
 		}
+		if len(b) > config.MaxFileSize {
+			return nil, fmt.Errorf("read config %s: larger than %d bytes; this is not an mptcpd file", path, config.MaxFileSize)
+		}
 		return config.Parse(path, b)
 	})
 	if err != nil {

@@ -9,9 +9,9 @@ import (
 	"syscall"
 )
 
-// maxFileSize bounds what Load reads: a real file is a few kilobytes, and a
+// MaxFileSize bounds what Load (and the daemon) reads: a real file is a few kilobytes, and a
 // path pointing at a device or a runaway file must not exhaust memory.
-const maxFileSize = 1 << 20
+const MaxFileSize = 1 << 20
 
 // LoadOption changes what Load checks.
 type LoadOption func(*loadOptions)
@@ -51,12 +51,12 @@ func Load(path string, opts ...LoadOption) (*Config, error) {
 			return nil, err
 		}
 	}
-	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	if len(data) > maxFileSize {
-		return nil, fmt.Errorf("read config %s: larger than %d bytes; this is not an mptcpd file", path, maxFileSize)
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("read config %s: larger than %d bytes; this is not an mptcpd file", path, MaxFileSize)
 	}
 	return Parse(path, data)
 }

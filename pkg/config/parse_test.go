@@ -504,7 +504,7 @@ func TestLoad(t *testing.T) {
 	}
 
 	huge := filepath.Join(dir, "huge.yaml")
-	if err := os.WriteFile(huge, []byte(strings.Repeat("#", maxFileSize+1)), 0o644); err != nil {
+	if err := os.WriteFile(huge, []byte(strings.Repeat("#", MaxFileSize+1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Load(huge); err == nil || !strings.Contains(err.Error(), "larger than") {
