@@ -76,9 +76,10 @@ func (h *Host) PM() *pm.Client { return h.pm }
 func (h *Host) Net() *netstate.Conn { return h.net }
 
 // Observe reads what the planner compares against cfg: every endpoint, the
-// limits, and the sysctls the file names (only those: reading the others
-// would cost a file open each for nothing). The links and addresses come
-// with it, since they decide which endpoints are usable.
+// limits (when the file manages them, or cfg is nil), and the sysctls the
+// file names (only those: reading the others would cost a file open each
+// for nothing). The links and addresses come with it, since they decide
+// which endpoints are usable.
 func (h *Host) Observe(cfg *config.Config) (reconcile.Observed, netstate.Snapshot, error) {
 	var obs reconcile.Observed
 	snap, err := h.net.Snapshot()
@@ -88,8 +89,11 @@ func (h *Host) Observe(cfg *config.Config) (reconcile.Observed, netstate.Snapsho
 	if obs.Endpoints, err = h.pm.Endpoints(); err != nil {
 		return obs, snap, err
 	}
-	if obs.Limits, err = h.pm.Limits(); err != nil {
-		return obs, snap, err
+	// A file without limits leaves them alone: no need to read them.
+	if cfg == nil || cfg.Limits != nil {
+		if obs.Limits, err = h.pm.Limits(); err != nil {
+			return obs, snap, err
+		}
 	}
 	if cfg != nil && len(cfg.Sysctls) > 0 {
 		names := make([]string, len(cfg.Sysctls))
