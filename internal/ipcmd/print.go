@@ -122,33 +122,6 @@ func FormatLimits(l mptcp.Limits, f Format) string {
 	return b.String()
 }
 
-// eventName is the name `ip mptcp monitor` prints for an event type.
-func eventName(t pm.EventType) (string, bool) {
-	switch t {
-	case pm.EventCreated:
-		return "CREATED", true
-	case pm.EventEstablished:
-		return "ESTABLISHED", true
-	case pm.EventClosed:
-		return "CLOSED", true
-	case pm.EventAnnounced:
-		return "ANNOUNCED", true
-	case pm.EventRemoved:
-		return "REMOVED", true
-	case pm.EventSubEstablished:
-		return "SF_ESTABLISHED", true
-	case pm.EventSubClosed:
-		return "SF_CLOSED", true
-	case pm.EventSubPriority:
-		return "SF_PRIO", true
-	case pm.EventListenerCreated:
-		return "LISTENER_CREATED", true
-	case pm.EventListenerClosed:
-		return "LISTENER_CLOSED", true
-	}
-	return "", false
-}
-
 // eventField is one "key=value" item of a monitor line.
 type eventField struct {
 	key  string
@@ -244,7 +217,7 @@ func eventAddr(a netip.Addr, family uint16) (text string, is6 bool) {
 // byte for byte; the listener events, which 6.1 prints as "[UNKNOWN 15]",
 // get their names, as newer iproute2 gives them (as laminar in show).
 func FormatEvent(ev pm.Event, has func(pm.EventAttr) bool, f Format) string {
-	name, known := eventName(ev.Type)
+	name, known := ev.Type.Name()
 	if !f.JSON {
 		if !known {
 			return fmt.Sprintf("[UNKNOWN %d]\n", ev.Type)

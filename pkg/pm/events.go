@@ -45,10 +45,17 @@ var eventNames = map[EventType]string{
 }
 
 func (t EventType) String() string {
-	if n, ok := eventNames[t]; ok {
+	if n, ok := t.Name(); ok {
 		return n
 	}
 	return fmt.Sprintf("UNKNOWN(%d)", uint8(t))
+}
+
+// Name is the name `ip mptcp monitor` prints for the event type, and false
+// for a type this package does not know.
+func (t EventType) Name() (string, bool) {
+	n, ok := eventNames[t]
+	return n, ok
 }
 
 // Event is one path manager event. Which fields are set depends on the
