@@ -25,22 +25,6 @@ type ShownEndpoint struct {
 	Dev string
 }
 
-// flagName pairs a flag with its word, in the order iproute2 prints them.
-type flagName struct {
-	flag mptcp.Flags
-	name string
-}
-
-func flagOrder() []flagName {
-	names := mptcp.FlagNames()
-	order := make([]flagName, 0, len(names))
-	for _, n := range names {
-		f, _ := mptcp.ParseFlag(n)
-		order = append(order, flagName{f, n})
-	}
-	return order
-}
-
 // FormatEndpoints prints endpoints as `ip mptcp endpoint show` does: one
 // line each, "ADDR [port P ]id N [FLAG ...][dev NAME ]", every item
 // followed by a space; unknown flag bits as "rawflags HEX". In JSON, an
@@ -70,10 +54,8 @@ func writeEndpointText(b *strings.Builder, ep ShownEndpoint) {
 		fmt.Fprintf(b, "port %d ", ep.Port)
 	}
 	fmt.Fprintf(b, "id %d ", ep.ID)
-	for _, fn := range flagOrder() {
-		if ep.Flags&fn.flag != 0 {
-			b.WriteString(fn.name + " ")
-		}
+	for _, name := range (ep.Flags & mptcp.KnownFlags).Names() {
+		b.WriteString(name + " ")
 	}
 	if rest := ep.Flags &^ mptcp.KnownFlags; rest != 0 {
 		fmt.Fprintf(b, "rawflags %02x ", uint32(rest))
@@ -91,10 +73,8 @@ func writeEndpointJSON(w *jsonWriter, ep ShownEndpoint) {
 		w.uintField("port", uint64(ep.Port))
 	}
 	w.uintField("id", uint64(ep.ID))
-	for _, fn := range flagOrder() {
-		if ep.Flags&fn.flag != 0 {
-			w.boolField(fn.name, true)
-		}
+	for _, name := range (ep.Flags & mptcp.KnownFlags).Names() {
+		w.boolField(name, true)
 	}
 	if rest := ep.Flags &^ mptcp.KnownFlags; rest != 0 {
 		w.stringField("rawflags", fmt.Sprintf("%02x", uint32(rest)))
