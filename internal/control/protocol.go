@@ -22,10 +22,6 @@ package control
 
 import "time"
 
-// DefaultSocketPath is where the daemon listens and the client connects
-// unless told otherwise.
-const DefaultSocketPath = "/run/mptcpd/control.sock"
-
 // DefaultTimeout is how long a client waits for an answer unless told
 // otherwise. It is below systemd's default reload timeout (90 s), so that
 // `systemctl reload` shows mptcpd's message rather than killing the client.

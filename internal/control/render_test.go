@@ -39,9 +39,9 @@ func fullStatus() Status {
 		},
 		Endpoints: []Endpoint{
 			{Address: netip.MustParseAddr("192.0.2.10"), Dev: "eth1", Flags: []string{"subflow", "backup"}, State: Installed, ID: 10},
-			{Address: netip.MustParseAddr("2001:db8::10"), Port: 20000, Flags: []string{"signal"}, State: Withheld, Reason: ReasonLinkDown},
+			{Address: netip.MustParseAddr("2001:db8::10"), Port: 20000, Flags: []string{"signal"}, State: Withheld, Reason: "link down"},
 			{Address: netip.MustParseAddr("10.0.0.5"), Interface: "wlan0", Flags: []string{"subflow"}, State: Installed, ID: 3},
-			{Address: netip.MustParseAddr("fe80::1"), Interface: "wlan0", State: Withheld, Reason: ReasonTentative},
+			{Address: netip.MustParseAddr("fe80::1"), Interface: "wlan0", State: Withheld, Reason: "tentative"},
 		},
 		Limits: []Limit{
 			{Name: "subflows", Desired: 2, Actual: 2},

@@ -81,17 +81,6 @@ const (
 	Withheld  = "withheld"
 )
 
-// Reasons for withholding an endpoint. The field is free text; these are the
-// usual ones.
-const (
-	ReasonLinkDown       = "link down"
-	ReasonDeviceMissing  = "device missing"
-	ReasonAddressMissing = "address missing"
-	ReasonTentative      = "tentative"
-	ReasonDADFailed      = "dad failed"
-	ReasonNoSlot         = "no slot"
-)
-
 // Endpoint is one desired endpoint and what became of it.
 type Endpoint struct {
 	Address netip.Addr `json:"address"`

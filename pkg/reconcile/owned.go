@@ -14,12 +14,6 @@ import (
 	"github.com/mptcpd/mptcpd/pkg/mptcp"
 )
 
-// DefaultOwnedPath is where the daemon remembers the endpoints it created.
-// /run is cleared on reboot, as the kernel's endpoint table is, so the
-// memory and the table start empty together; the service must keep the
-// directory across restarts (RuntimeDirectoryPreserve=yes).
-const DefaultOwnedPath = "/run/mptcpd/owned.json"
-
 // Key identifies an endpoint as the kernel does for duplicates: address and
 // port. Ids are no good for this: a replaced endpoint may get another one.
 type Key struct {
@@ -101,7 +95,10 @@ func (s OwnedSet) Retain(observed []mptcp.Endpoint) OwnedSet {
 // OwnedStore keeps an OwnedSet in a JSON file, so that a restarted daemon
 // still knows which endpoints it created.
 type OwnedStore struct {
-	// Path of the file; DefaultOwnedPath in the daemon.
+	// Path of the file. The daemon keeps it under /run, which is cleared
+	// on reboot as the kernel's endpoint table is, so memory and table
+	// start empty together (the service must keep the directory across
+	// restarts: RuntimeDirectoryPreserve=yes).
 	Path string
 }
 
