@@ -82,6 +82,7 @@ type daemon struct {
 	fights   *runner.FightDetector
 	started  time.Time
 
+	reloadMu sync.Mutex // serialises reloads
 	mu       sync.Mutex
 	cfg      *config.Config // the good config in force
 	cfgInfo  control.Config
@@ -343,6 +344,11 @@ func errorLines(err error) []string {
 // with RELOADING=1 ... READY=1, as a reload systemd asked for; otherwise
 // only STATUS= tells the outcome.
 func (d *daemon) reload(ctx context.Context, reason string, viaSystemd bool) control.ReloadResult {
+	// One reload at a time: a request on the control socket and a file
+	// change seen by the loop must not interleave their RELOADING=1 and
+	// READY=1.
+	d.reloadMu.Lock()
+	defer d.reloadMu.Unlock()
 	if viaSystemd {
 		d.setQuiet(true) // between RELOADING=1 and READY=1, no STATUS= of runs
 		d.notifier.Reloading()
