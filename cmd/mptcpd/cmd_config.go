@@ -106,13 +106,13 @@ func checkCommand() command {
 func summarize(cfg *config.Config) string {
 	var parts []string
 	if cfg.ManageEndpoints {
-		parts = append(parts, fmt.Sprintf("%d endpoint entries", len(cfg.Endpoints)))
+		parts = append(parts, plural(len(cfg.Endpoints), "endpoint entry"))
 	}
 	if cfg.Limits != nil {
 		parts = append(parts, "limits")
 	}
 	if len(cfg.Sysctls) > 0 {
-		parts = append(parts, fmt.Sprintf("%d sysctls", len(cfg.Sysctls)))
+		parts = append(parts, plural(len(cfg.Sysctls), "sysctl"))
 	}
 	if len(parts) == 0 {
 		return "manages nothing"
@@ -355,4 +355,16 @@ func printApplied(w io.Writer, out host.Outcome) {
 	if out.Plan.Empty() {
 		fmt.Fprintln(w, "no changes")
 	}
+}
+
+// plural says "1 sysctl", "2 sysctls", "1 endpoint entry", "3 endpoint
+// entries".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	if strings.HasSuffix(noun, "y") {
+		return fmt.Sprintf("%d %sies", n, strings.TrimSuffix(noun, "y"))
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

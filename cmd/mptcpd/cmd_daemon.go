@@ -94,14 +94,16 @@ Asks the running daemon to read its config file again and apply it, and
 waits for the answer: exit 0 when the file was applied, 1 when it was
 rejected (the daemon stays up on the last good file) or some change failed.
 This is the service's ExecReload=, so that systemctl reload is synchronous.
+--timeout bounds the wait (default 60s).
 `
 
-const statusUsage = `Usage: mptcpd status [-o text|json] [--state-dir DIR]
+const statusUsage = `Usage: mptcpd status [-o text|json] [--state-dir DIR] [--timeout DUR]
        mptcpd -n NETNS status ...   (in another network namespace)
 
 Shows the running daemon's state: its last run, the config in force (and a
 rejected newer one), each wanted endpoint (installed, or withheld and why),
-limits, sysctls, errors and fights with other managers.
+limits, sysctls, errors and fights with other managers. --timeout bounds
+the wait for the daemon's answer (default 60s).
 `
 
 // socketFlags adds --state-dir and --timeout and returns the socket path

@@ -190,7 +190,7 @@ func eventAddr(a netip.Addr, family uint16) (text string, is6 bool) {
 }
 
 // FormatEvent prints one event as `ip mptcp monitor` does
-// ("[         CREATED] token=... remid=..."), or as one JSON object on one
+// ("[       CREATED] token=... remid=..."), or as one JSON object on one
 // line (with -p, pretty-printed) with the same keys and "event" for the
 // name. The name is right-aligned in 14 columns, as the iproute2 of these
 // hosts (6.1) prints it, so the lines of the events it knows are the same

@@ -3,6 +3,7 @@ package declarative
 import (
 	"encoding/json"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -37,6 +38,9 @@ func TestShowRoundTrip(t *testing.T) {
 	wantCode(t, r, 0, "show")
 	path := writeConfig(t, "mptcpd.yaml", r.stdout)
 
+	if r.stderr != "" {
+		t.Errorf("show on a host whose endpoints are all usable warned:\n%s", r.stderr)
+	}
 	wantCode(t, mptcpd(t, "check", "-c", path), 0, "check of show's output")
 	p := mptcpd(t, "-n", ns, "plan", "-c", path, "--detailed-exitcode")
 	wantCode(t, p, 0, "plan of show's output")
@@ -128,5 +132,27 @@ func TestNetnsPath(t *testing.T) {
 	wantCode(t, mptcpd(t, "-n", byPath, "apply", "-c", path), 0, "apply by path")
 	if diff := cmp.Diff("add_addr_accepted 3 subflows 1 \n", nstest.IP(t, "-n", ns, "mptcp", "limits", "show")); diff != "" {
 		t.Errorf("limits after apply by path (-want +got):\n%s", diff)
+	}
+}
+
+// TestShowWarnsAboutUnusableEndpoints: an endpoint whose address is not
+// assigned here would be withdrawn by the file show prints; show says so on
+// stderr, and plan of that file indeed deletes it.
+func TestShowWarnsAboutUnusableEndpoints(t *testing.T) {
+	ns := hostNS(t, "10.9.0.1")
+	nstest.IP(t, "-n", ns, "mptcp", "endpoint", "add", "10.9.0.1", "id", "1", "subflow")
+	nstest.IP(t, "-n", ns, "mptcp", "endpoint", "add", "203.0.113.77", "id", "2", "subflow")
+
+	r := mptcpd(t, "-n", ns, "show")
+	wantCode(t, r, 0, "show")
+	want := "Warning: a plan of this file would still change the kernel: - delete 203.0.113.77 id 2 (address not assigned)\n"
+	if r.stderr != want {
+		t.Errorf("show's stderr:\n%q\nwant\n%q", r.stderr, want)
+	}
+	path := writeConfig(t, "mptcpd.yaml", r.stdout)
+	p := mptcpd(t, "-n", ns, "plan", "-c", path)
+	wantCode(t, p, 0, "plan of show's output")
+	if !strings.Contains(p.stdout, "- delete 203.0.113.77 id 2 (address not assigned)") {
+		t.Errorf("plan of show's output:\n%s\nwant the delete show warned about", p.stdout)
 	}
 }
