@@ -80,19 +80,7 @@ func shortDir(t *testing.T) string {
 func startServer(t *testing.T, h Handler) string {
 	t.Helper()
 	path := filepath.Join(shortDir(t), "run", "control.sock")
-	ln, err := Listen(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Serve(ctx, ln, h) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
+	serveAt(t, path, h)
 	return path
 }
 
